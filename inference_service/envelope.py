@@ -1,0 +1,154 @@
+"""What wraps every HTTP exchange: body checks, the benchmark headers, timing and metrics.
+
+Pure ASGI rather than ``BaseHTTPMiddleware``: it runs on every request the benchmark measures, and
+it must see the body stream to stop an oversize upload without buffering 6 MB first. The body is
+also checked as UTF-8 while it streams in, so a bad byte gets a 400 that names its position
+rather than FastAPI's generic "error parsing the body".
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import time
+from collections.abc import Callable
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from inference_service.metrics import ServiceMetrics
+
+ENVIRONMENT_HEADER = b"x-nlp-bench-environment-id"
+COLD_START_HEADER = b"x-nlp-bench-cold-start"
+RECEIVED_AT = "nlp_bench.received_at"
+METRIC_PATHS = frozenset({"/predict", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
+
+
+class BodyRejected(HTTPException):
+    """The body failed a check while it was being read.
+
+    An ``HTTPException`` because FastAPI re-raises those from the body read (anything else becomes
+    a generic 400), so its error handler writes the response; the envelope catches it for routes
+    that read the body some other way.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status_code=status, detail=message)
+
+
+class RequestEnvelope:
+    """Adds ``x-nlp-bench-*`` headers, enforces the body limit, records latency by path and status.
+
+    ``x-nlp-bench-cold-start`` is ``1`` on the first ``POST /predict`` this process serves and
+    ``0`` on everything else, so probes never use up a process's first request.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        environment_id: Callable[[], str],
+        max_body_bytes: int,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self.app = app
+        self.environment_id = environment_id
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+        self._predict_requests = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope[RECEIVED_AT] = started
+        cold = self._is_first_predict(scope)
+        extra_headers = [
+            (ENVIRONMENT_HEADER, self.environment_id().encode()),
+            (COLD_START_HEADER, b"1" if cold else b"0"),
+        ]
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", []), *extra_headers]
+            await send(message)
+
+        self.metrics.inflight.inc()
+        try:
+            if self._declared_length(scope) > self.max_body_bytes:
+                await _send_error(send_with_headers, 413, self._too_large_message)
+                return
+            try:
+                await self.app(scope, self._checked(receive), send_with_headers)
+            except BodyRejected as rejected:
+                if response_started:
+                    raise
+                await _send_error(send_with_headers, rejected.status_code, rejected.detail)
+        finally:
+            self.metrics.inflight.dec()
+            path = scope["path"] if scope["path"] in METRIC_PATHS else "other"
+            self.metrics.observe(path, status, time.perf_counter() - started)
+
+    def _is_first_predict(self, scope: Scope) -> bool:
+        if scope["path"] != "/predict" or scope["method"] != "POST":
+            return False
+        self._predict_requests += 1
+        return self._predict_requests == 1
+
+    @staticmethod
+    def _declared_length(scope: Scope) -> int:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return 0
+        return 0
+
+    @property
+    def _too_large_message(self) -> str:
+        return f"request body exceeds {self.max_body_bytes} bytes"
+
+    def _checked(self, receive: Receive) -> Receive:
+        received = 0
+        decoder = codecs.getincrementaldecoder("utf-8")()
+
+        async def checked_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > self.max_body_bytes:
+                    raise BodyRejected(413, self._too_large_message)
+                try:
+                    decoder.decode(chunk, final=not message.get("more_body", False))
+                except UnicodeDecodeError as exc:
+                    position = received - len(chunk) + exc.start
+                    raise BodyRejected(
+                        400, f"request body is not valid UTF-8 (byte {position})"
+                    ) from None
+            return message
+
+        return checked_receive
+
+
+async def _send_error(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"message": message, "detail": None}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

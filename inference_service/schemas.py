@@ -1,0 +1,65 @@
+"""The /predict contract of DESIGN.md as pydantic models (they also drive the OpenAPI docs)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+
+class PredictRequest(BaseModel):
+    """One text or a list of texts; exactly one of the two."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": "a gripping, beautiful film"}]},
+    )
+
+    text: StrictStr | None = Field(None, description="a single text to classify")
+    texts: list[StrictStr] | None = Field(None, description="several texts, one forward pass")
+
+    @model_validator(mode="after")
+    def _one_non_empty_input(self) -> PredictRequest:
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("send exactly one of 'text' or 'texts'")
+        if self.texts is not None and not self.texts:
+            raise ValueError("'texts' must not be empty")
+        if any(not t.strip() for t in self.all_texts):
+            raise ValueError("texts must not be empty or whitespace only")
+        return self
+
+    @property
+    def all_texts(self) -> list[str]:
+        return [self.text] if self.text is not None else list(self.texts or [])
+
+
+class PredictionOut(BaseModel):
+    label: Literal["POSITIVE", "NEGATIVE"]
+    score: float = Field(ge=0.0, le=1.0)
+
+
+class ModelInfo(BaseModel):
+    id: str
+    digest: str = Field(description="sha256 over weights, tokenizer and config")
+    accuracy_meaningful: bool = Field(description="false for synthetic and tiny models")
+
+
+class Timing(BaseModel):
+    server_ms: float = Field(description="request received to response ready, in this process")
+    queue_ms: float = Field(description="waiting for the inference thread")
+    inference_ms: float = Field(description="tokenise + forward pass of the batch")
+    input_tokens: int = Field(description="tokens after truncation, special tokens included")
+
+
+class PredictResponse(BaseModel):
+    predictions: list[PredictionOut]
+    model: ModelInfo
+    timing: Timing
+    truncated: bool = Field(description="true when any text was cut at the token limit")
+
+
+class ErrorResponse(BaseModel):
+    """Every error the service returns: a message a person can read, details for a program."""
+
+    message: str
+    detail: Any | None = None
