@@ -65,7 +65,7 @@ class ServiceState:
         log.info("model loading", extra={"model": self.settings.model})
         try:
             model = await asyncio.to_thread(load_model, self.settings)
-        except Exception as exc:  # noqa: BLE001 - any failure is reported on /readyz and /healthz
+        except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.exception("model load failed")
             return
@@ -73,7 +73,7 @@ class ServiceState:
         log.info("model ready", extra={"load_seconds": round(model.load_seconds, 3)})
 
     def inject_request_faults(self) -> None:
-        """``NLP_BENCH_FAULT_CRASH/HANG_ON_REQUEST``: die, or block the whole process, on the Nth."""
+        """``NLP_BENCH_FAULT_CRASH/HANG_ON_REQUEST``: die, or block the process, on the Nth."""
         self.predict_calls += 1
         if self.predict_calls == self.settings.fault_crash_on_request:
             log.error("crashing on purpose", extra={"request": self.predict_calls})
@@ -84,7 +84,9 @@ class ServiceState:
             time.sleep(10**9)
 
 
-def create_app(settings: ServiceSettings | None = None, model: LoadedModel | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceSettings | None = None, model: LoadedModel | None = None
+) -> FastAPI:
     """Build the app; with ``model`` given it is ready at once (Lambda), else it loads itself."""
     settings = settings or get_settings()
     configure_logging()

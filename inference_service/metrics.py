@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS_S = (
-    0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    30.0,
 )
 
 
@@ -19,12 +30,17 @@ class ServiceMetrics:
 
     def __post_init__(self) -> None:
         self.requests = Counter(
-            "nlp_bench_requests", "HTTP requests by path and status", ["path", "status"],
+            "nlp_bench_requests",
+            "HTTP requests by path and status",
+            ["path", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "nlp_bench_request_latency_seconds", "server-side request latency", ["path"],
-            buckets=LATENCY_BUCKETS_S, registry=self.registry,
+            "nlp_bench_request_latency_seconds",
+            "server-side request latency",
+            ["path"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
         )
         self.inflight = Gauge(
             "nlp_bench_inflight_requests", "requests being handled now", registry=self.registry

@@ -16,6 +16,7 @@ them: importing this module must stay cheap so the HTTP server binds its port at
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -41,7 +42,12 @@ GENERATOR_VERSION = 1
 GENERATOR_SEED = 1769
 GENERATED_MARKER = "nlp_bench_generated.json"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+TOKENIZER_FILES = (
+    "vocab.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+)
 # Written by whatever library version saved the files; not part of what the model *is*.
 VOLATILE_CONFIG_KEYS = {"transformers_version", "_name_or_path", "torch_dtype", "dtype"}
 
@@ -163,10 +169,16 @@ def _write_generated_model(kind: str, directory: Path) -> None:
         )
     )
     with torch.device("meta"):
-        shapes = {k: tuple(v.shape) for k, v in DistilBertForSequenceClassification(config).state_dict().items()}
-    # numpy's PCG64 stream is the same on every machine; torch's CPU generator is not promised to be.
+        shapes = {
+            k: tuple(v.shape)
+            for k, v in DistilBertForSequenceClassification(config).state_dict().items()
+        }
+    # numpy's PCG64 stream is the same on every machine; torch's CPU generator promises no such.
     rng = np.random.Generator(np.random.PCG64(GENERATOR_SEED))
-    tensors = {name: torch.from_numpy(_seeded_parameter(name, shape, rng)) for name, shape in sorted(shapes.items())}
+    tensors = {
+        name: torch.from_numpy(_seeded_parameter(name, shape, rng))
+        for name, shape in sorted(shapes.items())
+    }
     save_file(tensors, directory / "model.safetensors", metadata={"format": "pt"})
     (directory / GENERATED_MARKER).write_text(
         json.dumps({"kind": kind, "generator_version": GENERATOR_VERSION, "seed": GENERATOR_SEED})
@@ -192,10 +204,8 @@ def hub_model_dir(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
     patterns = ["config.json", "*.safetensors", *TOKENIZER_FILES]
-    try:
+    with contextlib.suppress(Exception):  # not in the local cache: try the network below
         return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
-    except Exception:  # noqa: BLE001 - not cached: try the network below
-        pass
     return Path(snapshot_download(repo_id, allow_patterns=patterns, etag_timeout=5))
 
 
@@ -207,13 +217,17 @@ def resolve_model_dir(source: ModelSource, cache: Path) -> tuple[Path, ModelSour
         return generated_model_dir(source.kind, cache), source
     try:
         return hub_model_dir(source.ref), source
-    except Exception as exc:  # noqa: BLE001 - any hub failure means the same fallback
+    except Exception as exc:
         banner = "!" * 78
         log.warning(
             "\n%s\nHUB UNREACHABLE: could not fetch hf:%s (%s: %s).\n"
             "FALLING BACK TO THE SYNTHETIC MODEL: seeded weights, predictions are meaningless.\n"
             "Set NLP_BENCH_MODEL=synthetic to silence this, or point it at a local directory.\n%s",
-            banner, source.ref, type(exc).__name__, exc, banner,
+            banner,
+            source.ref,
+            type(exc).__name__,
+            exc,
+            banner,
         )
         fallback = ModelSource("synthetic", "synthetic")
         return generated_model_dir("synthetic", cache), fallback
@@ -223,7 +237,7 @@ def resolve_model_dir(source: ModelSource, cache: Path) -> tuple[Path, ModelSour
 
 
 def model_digest(directory: Path, cache: Path | None = None) -> str:
-    """``sha256:`` of config, tokenizer and weights, stable across runs, machines and library versions.
+    """``sha256:`` of config, tokenizer and weights; the same across runs, machines and libraries.
 
     Config and tokenizer JSON are canonicalised (sorted keys, library-version fields dropped);
     weights and vocabulary are hashed byte for byte. Hashing 260 MB costs ~0.2 s, so the result is
@@ -419,7 +433,6 @@ def _model_id(source: ModelSource, directory: Path) -> str:
 
 def _set_torch_threads(torch: Any, threads: int) -> None:
     torch.set_num_threads(threads)
-    try:
+    # Raises once set or once parallel work has started: keep what is there then.
+    with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set, or parallel work has started: keep what is there
-        pass

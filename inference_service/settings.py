@@ -27,7 +27,9 @@ def available_cpus() -> int:
 class ServiceSettings(BaseSettings):
     """Everything the service reads from its environment; DESIGN.md lists the contract."""
 
-    model_config = SettingsConfigDict(env_prefix="NLP_BENCH_", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(
+        env_prefix="NLP_BENCH_", extra="ignore", protected_namespaces=()
+    )
 
     model: str = Field(
         DEFAULT_MODEL,

@@ -34,7 +34,9 @@ def test_predict_returns_the_design_shape(client: TestClient, tiny_model) -> Non
     assert body["predictions"][0]["label"] in ("POSITIVE", "NEGATIVE")
     assert 0.0 <= body["predictions"][0]["score"] <= 1.0
     assert body["model"] == {
-        "id": "tiny-distilbert", "digest": tiny_model.digest, "accuracy_meaningful": False
+        "id": "tiny-distilbert",
+        "digest": tiny_model.digest,
+        "accuracy_meaningful": False,
     }
     assert set(body["timing"]) == {"server_ms", "queue_ms", "inference_ms", "input_tokens"}
     assert body["timing"]["input_tokens"] == 7
@@ -213,7 +215,9 @@ def test_log_lines_carry_digest_and_environment(client: TestClient, tiny_model) 
     import logging
 
     handler = logging.getLogger("inference_service").handlers[0]
-    record = logging.LogRecord("inference_service.x", logging.INFO, __file__, 1, "hello", None, None)
+    record = logging.LogRecord(
+        "inference_service.x", logging.INFO, __file__, 1, "hello", None, None
+    )
     record.request = 3
     entry = json.loads(handler.format(record))
     assert entry["model_digest"] == tiny_model.digest

@@ -29,8 +29,11 @@ TINY_DIGEST = "sha256:fe44c7665d52ddba75bf39366ec5302b91004bb6875cac564cfefb736f
     [
         ("synthetic", "synthetic", "synthetic"),
         ("tiny", "tiny", "tiny"),
-        ("hf:distilbert-base-uncased-finetuned-sst-2-english", "hub",
-         "distilbert-base-uncased-finetuned-sst-2-english"),
+        (
+            "hf:distilbert-base-uncased-finetuned-sst-2-english",
+            "hub",
+            "distilbert-base-uncased-finetuned-sst-2-english",
+        ),
         ("hf:org/name", "hub", "org/name"),
     ],
 )
@@ -47,7 +50,7 @@ def test_existing_directory_is_a_directory_source(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["hf:", "/no/such/model/dir", "bert"])
 def test_unusable_model_setting_fails_with_a_message(value: str) -> None:
-    with pytest.raises(ModelLoadError, match="NLP_BENCH_MODEL|model id"):
+    with pytest.raises(ModelLoadError, match=r"NLP_BENCH_MODEL|model id"):
         ModelSource.parse(value)
 
 
@@ -131,7 +134,9 @@ def test_concurrent_materialisation_leaves_one_complete_model(tmp_path: Path) ->
 def test_directory_source_loads_real_weights_through_the_same_code(tiny_model, tmp_path) -> None:
     tiny_model.model.save_pretrained(tmp_path / "saved")
     tiny_model.tokenizer.save_pretrained(tmp_path / "saved")
-    loaded = load_model(ServiceSettings(model=str(tmp_path / "saved"), model_cache=tmp_path, threads=1))
+    loaded = load_model(
+        ServiceSettings(model=str(tmp_path / "saved"), model_cache=tmp_path, threads=1)
+    )
     assert loaded.source.kind == "directory"
     assert loaded.accuracy_meaningful is True
     out = loaded.predict(["a gripping, beautiful film"])
@@ -159,7 +164,9 @@ def test_unreachable_hub_falls_back_to_synthetic_with_a_loud_warning(
 
 
 def test_load_fault_fails_the_load(tmp_path: Path, model_cache: Path) -> None:
-    settings = ServiceSettings(model="tiny", model_cache=model_cache, threads=1, fault_load_fail=True)
+    settings = ServiceSettings(
+        model="tiny", model_cache=model_cache, threads=1, fault_load_fail=True
+    )
     with pytest.raises(ModelLoadError, match="on purpose"):
         load_model(settings)
 

@@ -1,0 +1,1 @@
+"""Platforms behind one interface (``base.Target``); plain Python, no Dagster."""
