@@ -1,0 +1,1 @@
+"""Build steps: describe the model artifact, digest and build the service image. No Dagster."""
