@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,7 +17,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class PipelineSettings(BaseSettings):
-    """Where results go and where local platforms keep their working files."""
+    """Where results go, where local platforms keep their files, and the plan's defaults.
+
+    ``NLP_BENCH_TARGETS`` and ``NLP_BENCH_SCENARIOS`` are comma-separated lists; each setting is
+    the default of the matching field of the Dagster ``BenchmarkConfig`` resource.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="NLP_BENCH_", extra="ignore", protected_namespaces=()
@@ -27,6 +32,19 @@ class PipelineSettings(BaseSettings):
         PROJECT_ROOT / "data" / "work",
         description="run directories: load-generator Parquet files, platform process logs",
     )
+    profile: Literal["quick", "full"] = Field("quick", description="benchmark profile")
+    targets: str = Field("local-lambda,local-k8s", description="enabled targets, comma-separated")
+    scenarios: str = Field(
+        "warm_steady,ramp,burst,cold_start,soak", description="enabled scenarios, comma-separated"
+    )
+    model: str = Field(
+        "synthetic",
+        description="the model the benchmark deploys (the service's own default is the hub model)",
+    )
+
+    @staticmethod
+    def split(value: str) -> list[str]:
+        return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @lru_cache(maxsize=1)
