@@ -67,7 +67,10 @@ def docker_engine() -> str | None:
         return None
     probe = subprocess.run(
         ["docker", "info", "--format", "{{.ServerVersion}}"],
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     version = probe.stdout.strip()
     return version if probe.returncode == 0 and version else None
@@ -81,18 +84,32 @@ def build_image(model: str, root: Path = PROJECT_ROOT, timeout_s: float = 3600) 
     engine = docker_engine()
     if engine is None:
         return ImageBuild(
-            context_digest=digest, tag=tag, built=False, engine="none", files=files,
+            context_digest=digest,
+            tag=tag,
+            built=False,
+            engine="none",
+            files=files,
             note="no Docker engine: context only (docker info found no server)",
         )
     subprocess.run(
         ["docker", "build", "-f", str(DOCKERFILE), "--build-arg", f"MODEL={model}", "-t", tag, "."],
-        cwd=root, check=True, timeout=timeout_s,
+        cwd=root,
+        check=True,
+        timeout=timeout_s,
     )
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", tag],
-        cwd=root, capture_output=True, text=True, check=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     return ImageBuild(
-        context_digest=digest, tag=tag, built=True, engine=f"docker {engine}",
-        image_id=image_id, files=files, note="built",
+        context_digest=digest,
+        tag=tag,
+        built=True,
+        engine=f"docker {engine}",
+        image_id=image_id,
+        files=files,
+        note="built",
     )

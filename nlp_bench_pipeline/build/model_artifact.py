@@ -40,7 +40,9 @@ class ModelDescribeError(RuntimeError):
     """The model could not be loaded; the message carries the child's last log lines."""
 
 
-def describe_model(model: str, *, threads: int | None = None, timeout_s: float = 600) -> ModelArtifact:
+def describe_model(
+    model: str, *, threads: int | None = None, timeout_s: float = 600
+) -> ModelArtifact:
     """Load ``model`` (an NLP_BENCH_MODEL value) in a child process and return its description."""
     env = {**os.environ, "NLP_BENCH_MODEL": model}
     if threads is not None:

@@ -1,0 +1,23 @@
+"""The project's Dagster home: created on first use with the instance settings the pipeline needs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from nlp_bench_pipeline.settings import PROJECT_ROOT
+
+INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
+DEFAULT_HOME = PROJECT_ROOT / ".dagster_home"
+
+
+def ensure_dagster_home() -> Path:
+    """``$DAGSTER_HOME`` (default ``.dagster_home``), with our ``dagster.yaml`` if it has none."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        shutil.copyfile(INSTANCE_TEMPLATE, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
