@@ -1,0 +1,167 @@
+"""Pods: what a revision runs, the state of each pod, and how its container process is started.
+
+A container is real uvicorn serving the template's ASGI app on a port of its own, started through
+the shared ``ChildProcess`` (own process group, ``NLP_BENCH_OWNER`` tag, log file) and, where a
+cgroup is writable, inside a CPU quota equal to the pod's CPU limit. The CPU limit (the request
+when there is none) also becomes ``NLP_BENCH_THREADS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nlp_bench_pipeline.settings import PROJECT_ROOT
+from nlp_bench_pipeline.targets.base import DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare
+from nlp_bench_pipeline.targets.local_k8s.service import UPSTREAM_KEEP_ALIVE_S
+from nlp_bench_pipeline.targets.processes import ChildProcess, python_command
+
+DEPLOYMENT_NAME = "nlp-bench"
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """What one revision runs (a ReplicaSet's pod template); changing it is a rollout."""
+
+    app: str
+    model: str
+    digest: str | None
+    env: tuple[tuple[str, str], ...]
+    cpu: ResourceQuantity
+    memory: ResourceQuantity
+
+    @classmethod
+    def from_spec(cls, spec: DeploymentSpec) -> PodTemplate:
+        return cls(
+            spec.app,
+            spec.model,
+            spec.digest,
+            tuple(sorted(spec.env.items())),
+            spec.cpu,
+            spec.memory,
+        )
+
+    @property
+    def revision(self) -> str:
+        """A short hash of the template, as Kubernetes' ``pod-template-hash`` label."""
+        text = json.dumps(
+            [
+                self.app,
+                self.model,
+                self.digest,
+                self.env,
+                self.cpu.model_dump(),
+                self.memory.model_dump(),
+            ]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    @property
+    def cpu_cores(self) -> float:
+        """Cores the container may use: its limit, or its request when it has none."""
+        return self.cpu.limit if self.cpu.limit is not None else self.cpu.request
+
+
+@dataclass(eq=False)
+class Pod:
+    """One pod's state; the controller and the kubelet change it, the Service reads readiness."""
+
+    name: str
+    template: PodTemplate
+    port: int
+    created_at: float = field(default_factory=time.monotonic)
+    phase: str = "Pending"  # Pending -> ContainerCreating -> Running -> Terminating
+    node: str | None = None
+    ready: bool = False
+    restarts: int = 0
+    process: ChildProcess | None = None
+    scheduled_at: float | None = None
+    container_started_at: float | None = None
+    container_ready_at: float | None = None
+
+    @property
+    def revision(self) -> str:
+        return self.template.revision
+
+    def status(self) -> PodStatus:
+        return PodStatus(
+            self.name,
+            self.revision,
+            self.phase,
+            self.ready,
+            self.restarts,
+            self.node,
+            self.port,
+            self.process.pid if self.process is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    """A snapshot of one pod for callers off the event loop (``kubectl get pods``)."""
+
+    name: str
+    revision: str
+    phase: str
+    ready: bool
+    restarts: int
+    node: str | None
+    port: int
+    pid: int | None
+
+
+class ContainerRuntime:
+    """Starts and stops container processes for one deployment."""
+
+    def __init__(self, owner: str, log_dir: Path, quotas: CpuQuotas, grace_s: float) -> None:
+        self.owner = owner
+        self.log_dir = log_dir
+        self.quotas = quotas
+        self.grace_s = grace_s
+
+    def share(self, template: PodTemplate) -> CpuShare:
+        return self.quotas.share(template.cpu_cores)
+
+    def start(self, pod: Pod) -> ChildProcess:
+        """Start the pod's container now (spawning takes about a millisecond)."""
+        template = pod.template
+        share = self.share(template)
+        env = {
+            "NLP_BENCH_ENVIRONMENT_ID": pod.name,
+            "HOSTNAME": pod.name,
+            "NLP_BENCH_MODEL": template.model,
+            "NLP_BENCH_THREADS": str(share.threads),
+            "PYTHONUNBUFFERED": "1",
+            **dict(template.env),
+        }
+        command = python_command(
+            "-m",
+            "uvicorn",
+            template.app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(pod.port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-keep-alive",
+            str(UPSTREAM_KEEP_ALIVE_S),
+            "--timeout-graceful-shutdown",
+            str(max(1, math.ceil(self.grace_s))),
+        )
+        if template.cpu.limit is not None:
+            command = self.quotas.wrap(pod.name, template.cpu.limit, command)
+        return ChildProcess.start(
+            f"{pod.name}-{pod.restarts}",
+            command,
+            owner=self.owner,
+            env=env,
+            log_dir=self.log_dir,
+            cwd=PROJECT_ROOT,
+        )
