@@ -1,0 +1,88 @@
+"""``python -m nlp_bench_pipeline.targets.local_lambda``: serve the function until Ctrl-C.
+
+Prints the endpoint and the deployment's host-limited notes, serves, and on Ctrl-C (or SIGTERM)
+tears everything down, every runtime process included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from nlp_bench_pipeline.targets.base import DEFAULT_HANDLER, DeploymentSpec
+from nlp_bench_pipeline.targets.local_lambda.config import PRESETS, preset
+from nlp_bench_pipeline.targets.local_lambda.target import LocalLambdaTarget
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    knobs = preset(args.profile, api=args.api, **dict(_pair(item) for item in args.set))
+    spec = DeploymentSpec(
+        target="local-lambda",
+        model=args.model,
+        handler=args.handler,
+        memory_mb=args.memory,
+        env=dict(_pair(item, parse=False) for item in args.env),
+        platform=knobs,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    target = LocalLambdaTarget(port=args.port)
+    try:
+        with target.deployed(spec) as deployment:
+            print(f"local-lambda endpoint: {deployment.endpoint}", flush=True)
+            for name, note in deployment.details["notes"].items():
+                print(f"  {name}: {note}", flush=True)
+            print(f"  runtime logs: {deployment.details['log_dir']}", flush=True)
+            print("serving; Ctrl-C to stop", flush=True)
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopped; every runtime process is gone", flush=True)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nlp_bench_pipeline.targets.local_lambda", description=__doc__
+    )
+    parser.add_argument("--memory", type=int, default=1769, help="function memory size in MB")
+    parser.add_argument("--port", type=int, default=9000, help="gateway port on 127.0.0.1")
+    parser.add_argument("--model", default="synthetic", help="an NLP_BENCH_MODEL value")
+    parser.add_argument("--handler", default=DEFAULT_HANDLER, help="Lambda handler path")
+    parser.add_argument("--api", choices=["http", "rest"], default="http")
+    parser.add_argument("--profile", choices=sorted(PRESETS), default="full")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="a LocalLambdaConfig field, e.g. provisioned_concurrency=1 (repeatable)",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="function environment"
+    )
+    return parser
+
+
+def _pair(item: str, *, parse: bool = True) -> tuple[str, Any]:
+    name, sep, value = item.partition("=")
+    if not sep:
+        raise SystemExit(f"expected NAME=VALUE, got {item!r}")
+    if not parse:
+        return name, value
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

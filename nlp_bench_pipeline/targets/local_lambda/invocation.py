@@ -1,0 +1,81 @@
+"""One synchronous invoke on its way through the platform, and how it ended.
+
+The invocation belongs to the pool, not to the HTTP request that caused it: when the gateway
+gives up (integration timeout) the invoke runs on, as on AWS, and its environment serves the
+next request warm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["success", "function_error"]
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """``payload`` is the function's response, or Lambda's error object when it failed."""
+
+    outcome: Outcome
+    payload: bytes
+    error_type: str | None = None
+
+
+def new_trace_root() -> str:
+    """An X-Ray trace root, as API Gateway adds it to the request (``X-Amzn-Trace-Id``)."""
+    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+
+
+def runtime_trace_id(root: str) -> str:
+    """The Runtime API's trace header; awslambdaric crashes on a ``next`` answer without one."""
+    return f"{root};Parent={secrets.token_hex(8)};Sampled=0"
+
+
+@dataclass(eq=False)
+class Invocation:
+    """An invoke: its payload, where it runs, its clock and its result."""
+
+    payload: bytes
+    gateway_request_id: str
+    result: asyncio.Future[InvocationResult]
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    trace_id: str = field(default_factory=lambda: runtime_trace_id(new_trace_root()))
+    environment_id: str | None = None
+    cold: bool = False  # it waited on an environment's init
+    init_ms: float | None = None  # Init Duration for its REPORT (a regular cold start only)
+    started_at: float | None = None  # monotonic: the function's clock (delivery, or retried init)
+    deadline: float | None = None  # monotonic
+    timer: asyncio.TimerHandle | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result.done()
+
+    def start_clock(self, now: float, timeout_s: float) -> None:
+        """Start the function timeout once; a retried init already started it."""
+        if self.started_at is None:
+            self.started_at = now
+            self.deadline = now + timeout_s
+
+    def elapsed_ms(self, now: float) -> float:
+        return 0.0 if self.started_at is None else (now - self.started_at) * 1000.0
+
+    def deadline_epoch_ms(self, now: float) -> int:
+        """The deadline as the Runtime API sends it: epoch milliseconds."""
+        remaining = 0.0 if self.deadline is None else self.deadline - now
+        return int((time.time() + remaining) * 1000)
+
+    def finish(self, result: InvocationResult) -> bool:
+        """Settle the invoke once; later attempts (a crash after a timeout) are ignored."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.result.done():
+            return False
+        self.result.set_result(result)
+        return True

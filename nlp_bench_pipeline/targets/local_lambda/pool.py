@@ -1,0 +1,518 @@
+"""ExecutionEnvironmentPool: where Lambda's scaling and lifecycle rules live.
+
+Everything here runs on one event loop, so state changes need no locks. The rules:
+- one invoke per environment; an idle environment is reused (provisioned first, then the most
+  recently used, so the others age towards eviction);
+- otherwise a cold start, if the concurrency limit and the scale-out rate allow; else throttled;
+- inits run at most ``max_concurrent_inits`` at a time; the wait for a slot is recorded apart
+  from Init Duration (process start to the runtime's first ``next``);
+- an on-demand init that fails or runs past the init limit is retried once inside the invoke
+  that triggered it, under the function timeout (Init Duration then counts as invoke Duration);
+- the function timeout kills the runtime and the environment goes; a runtime that dies takes
+  its invoke with it (Runtime.ExitError); other environments carry on;
+- idle on-demand environments are evicted after the idle time; provisioned ones never are, and
+  one that is lost is replaced.
+Every step leaves a platform event (DESIGN.md kinds), each with the request ids it concerns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from nlp_bench_pipeline.targets.events import EventLog
+from nlp_bench_pipeline.targets.local_lambda.config import PlatformLimits
+from nlp_bench_pipeline.targets.local_lambda.environment import (
+    EnvironmentState,
+    ExecutionEnvironment,
+    InitFailure,
+    LambdaFunction,
+    Runtime,
+)
+from nlp_bench_pipeline.targets.local_lambda.invocation import (
+    Invocation,
+    InvocationResult,
+    runtime_trace_id,
+)
+from nlp_bench_pipeline.targets.local_lambda.limits import SlidingWindowLimit
+from nlp_bench_pipeline.targets.local_lambda.report import ReportRecord, ReportStatus, peak_rss_mb
+from nlp_bench_pipeline.targets.local_lambda.runtime_api import (
+    InvalidRequestId,
+    InvalidStateTransition,
+)
+from nlp_bench_pipeline.targets.sampling import ResourceSampler
+
+log = logging.getLogger(__name__)
+
+
+class Throttled(Exception):
+    """Lambda refused the invoke: no free environment and no room to start one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    """A snapshot of one environment, for tests and the command line."""
+
+    environment_id: str
+    state: str
+    provisioned: bool
+    pid: int | None
+
+
+class ExecutionEnvironmentPool:
+    """Routes invokes to execution environments and runs their lifecycle."""
+
+    def __init__(
+        self,
+        function: LambdaFunction,
+        limits: PlatformLimits,
+        events: EventLog,
+        sampler: ResourceSampler,
+    ) -> None:
+        self.function = function
+        self.config = function.config
+        self.limits = limits
+        self.events = events
+        self.sampler = sampler
+        self._environments: dict[str, ExecutionEnvironment] = {}
+        self._init_slots = asyncio.Semaphore(limits.max_concurrent_inits)
+        self._scale_out = SlidingWindowLimit(
+            self.config.scale_out_limit, self.config.scale_out_window_s
+        )
+        self._sequence = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._evictor: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Initialise the provisioned environments (all of them, or fail), then start evicting."""
+        provisioned = [
+            self._new_environment(provisioned=True)
+            for _ in range(self.config.provisioned_concurrency)
+        ]
+        failures = await asyncio.gather(*(self._initialise(env) for env in provisioned))
+        for env, failure in zip(provisioned, failures, strict=True):
+            if failure is not None:
+                tail = env.runtime.process.log_tail() if env.runtime and env.runtime.process else ""
+                raise RuntimeError(
+                    f"provisioned environment {env.environment_id} failed to initialise: "
+                    f"{failure.error_type}: {failure.message}\n{tail}"
+                )
+        self._evictor = asyncio.create_task(self._evict_idle_forever())
+
+    async def close(self) -> None:
+        """Stop every environment and wait for their processes to be gone."""
+        self._closed = True
+        if self._evictor is not None:
+            self._evictor.cancel()
+        for env in list(self._environments.values()):
+            if env.invocation is not None:
+                env.invocation.finish(_error("Runtime.Stopped", "the platform is shutting down"))
+            self._retire(env)
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=15)
+            for task in pending:
+                task.cancel()
+
+    def environments(self) -> list[EnvironmentStatus]:
+        return [
+            EnvironmentStatus(
+                env.environment_id,
+                env.state.value,
+                env.provisioned,
+                env.runtime.pid if env.runtime else None,
+            )
+            for env in self._environments.values()
+        ]
+
+    # -- invoke ----------------------------------------------------------------------------
+
+    def invoke(self, payload: bytes, gateway_request_id: str, trace_root: str) -> Invocation:
+        """Assign an invoke to an environment (starting one if allowed); raises ``Throttled``."""
+        invocation = Invocation(
+            payload,
+            gateway_request_id,
+            asyncio.get_running_loop().create_future(),
+            trace_id=runtime_trace_id(trace_root),
+        )
+        env = self._idle_environment() or self._scale_out_for(invocation)
+        env.assign(invocation)
+        return invocation
+
+    def _idle_environment(self) -> ExecutionEnvironment | None:
+        idle = [e for e in self._environments.values() if e.state is EnvironmentState.IDLE]
+        return max(idle, key=lambda e: (e.provisioned, e.last_used), default=None)
+
+    def _scale_out_for(self, invocation: Invocation) -> ExecutionEnvironment:
+        if self._closed:
+            reason = "shutting_down"
+        elif len(self._environments) >= self.limits.concurrency_limit:
+            reason = "concurrency_limit"
+        elif not self._scale_out.try_acquire(time.monotonic()):
+            reason = "scale_out_rate"
+        else:
+            env = self._new_environment(provisioned=False)
+            invocation.cold = True
+            self._spawn(self._initialise(env))
+            return env
+        self.events.record(
+            "throttle",
+            detail={
+                "reason": reason,
+                "concurrency_limit": self.limits.concurrency_limit,
+                "environments": len(self._environments),
+                **_request_ids(invocation),
+            },
+        )
+        raise Throttled(reason)
+
+    def _new_environment(self, *, provisioned: bool) -> ExecutionEnvironment:
+        env = ExecutionEnvironment.create(next(self._sequence), provisioned=provisioned)
+        self._environments[env.environment_id] = env
+        return env
+
+    # -- init ------------------------------------------------------------------------------
+
+    async def _initialise(self, env: ExecutionEnvironment) -> InitFailure | None:
+        """Init within a slot; an on-demand failure is retried once inside its invoke."""
+        queued = time.monotonic()
+        async with self._init_slots:
+            env.init_wait_ms = (time.monotonic() - queued) * 1000.0
+            limit = (
+                self.limits.provisioned_init_timeout_s
+                if env.provisioned
+                else self.config.init_timeout_s
+            )
+            failure = await self._init_attempt(env, 1, limit)
+            invocation = env.invocation
+            if failure is not None and invocation is not None and not self._gone(env):
+                if env.runtime is not None:
+                    self._spawn(env.runtime.stop(grace_s=0))
+                invocation.start_clock(time.monotonic(), self.config.function_timeout_s)
+                remaining = (invocation.deadline or 0.0) - time.monotonic()
+                failure = await self._init_attempt(env, 2, remaining)
+        if failure is not None:
+            self._init_failed(env, failure)
+        return failure
+
+    async def _init_attempt(
+        self, env: ExecutionEnvironment, attempt: int, limit_s: float
+    ) -> InitFailure | None:
+        runtime = Runtime(
+            env, attempt, function=self.function, callbacks=self, on_exit=self._runtime_exited
+        )
+        env.runtime = runtime
+        await runtime.start()
+        if runtime.pid is not None:
+            self.sampler.watch(env.environment_id, runtime.pid)
+        self.events.record(
+            "init_start",
+            env.environment_id,
+            detail={
+                "attempt": attempt,
+                "init_type": env.init_type,
+                "init_wait_ms": round(env.init_wait_ms, 3),
+                "pid": runtime.pid,
+                **_request_ids(env.invocation),
+            },
+        )
+        try:
+            return await asyncio.wait_for(asyncio.shield(runtime.initialised), max(0.0, limit_s))
+        except TimeoutError:
+            # A retried init runs inside the invoke, so running out of time there is the
+            # function's timeout, not the init limit's.
+            within_invoke = attempt > 1
+            self.events.record(
+                "timeout",
+                env.environment_id,
+                detail={
+                    "scope": "function" if within_invoke else "init",
+                    "phase": "init",
+                    "attempt": attempt,
+                    "limit_s": round(limit_s, 3),
+                    **_request_ids(env.invocation),
+                },
+            )
+            message = (
+                self._timeout_message()
+                if within_invoke
+                else f"INIT_REPORT Init Duration: {limit_s * 1000:.2f} ms Phase: init "
+                "Status: timeout"
+            )
+            return InitFailure("Sandbox.Timedout", message, timed_out=True)
+
+    def _init_failed(self, env: ExecutionEnvironment, failure: InitFailure) -> None:
+        if env.state is EnvironmentState.STOPPED:  # stopped while initialising: nothing to tell
+            if env.invocation is not None:
+                env.invocation.finish(_error(failure.error_type, failure.message))
+            return
+        if not failure.timed_out:
+            self.events.record(
+                "crash",
+                env.environment_id,
+                detail={
+                    "phase": "init",
+                    "error_type": failure.error_type,
+                    "message": failure.message,
+                    **_request_ids(env.invocation),
+                },
+            )
+        if env.invocation is not None:
+            status: ReportStatus = "timeout" if failure.timed_out else "error"
+            self._finish(env, env.invocation, _error(failure.error_type, failure.message), status)
+        # Not replaced even if provisioned: a failing init would fail again, in a loop.
+        self._retire(env, grace_s=0, replace=False)
+
+    def _gone(self, env: ExecutionEnvironment) -> bool:
+        return self._closed or env.state is EnvironmentState.STOPPED
+
+    # -- Runtime API callbacks ---------------------------------------------------------------
+
+    async def next_invocation(self, runtime: Runtime) -> Invocation:
+        env = runtime.environment
+        if runtime is not env.runtime or self._gone(env):
+            raise InvalidStateTransition("this runtime has been replaced or stopped")
+        if not runtime.initialised.done():
+            self._init_succeeded(env, runtime)
+        elif runtime.initialised.result() is not None:
+            raise InvalidStateTransition("next after a failed init")
+        invocation = await env.next_invocation()
+        now = time.monotonic()
+        invocation.start_clock(now, self.config.function_timeout_s)
+        invocation.timer = asyncio.get_running_loop().call_later(
+            max(0.0, (invocation.deadline or now) - now),
+            self._function_timed_out,
+            env,
+            invocation,
+        )
+        return invocation
+
+    def invocation_response(self, runtime: Runtime, request_id: str, body: bytes) -> None:
+        env, invocation = self._running(runtime, request_id)
+        self._finish(env, invocation, InvocationResult("success", body), "success")
+        env.release(time.monotonic())
+
+    def invocation_error(
+        self, runtime: Runtime, request_id: str, error_type: str, body: bytes
+    ) -> None:
+        env, invocation = self._running(runtime, request_id)
+        result = InvocationResult("function_error", body, error_type)
+        self._finish(env, invocation, result, "error")
+        env.release(time.monotonic())
+
+    def init_error(self, runtime: Runtime, error_type: str, body: bytes) -> None:
+        if runtime.initialised.done():
+            raise InvalidStateTransition("init/error after the init phase")
+        runtime.fail_init(InitFailure(error_type, _error_message(body)))
+
+    def _running(
+        self, runtime: Runtime, request_id: str
+    ) -> tuple[ExecutionEnvironment, Invocation]:
+        env = runtime.environment
+        invocation = env.invocation
+        if (
+            runtime is not env.runtime
+            or invocation is None
+            or invocation.request_id != request_id
+            or invocation.done
+        ):
+            raise InvalidRequestId(request_id)
+        return env, invocation
+
+    def _init_succeeded(self, env: ExecutionEnvironment, runtime: Runtime) -> None:
+        now = time.monotonic()
+        init_ms = (now - runtime.started_at) * 1000.0
+        runtime.initialised.set_result(None)
+        invocation = env.invocation
+        if invocation is not None and runtime.attempt == 1:
+            invocation.init_ms = init_ms
+        env.state = EnvironmentState.BUSY if invocation is not None else EnvironmentState.IDLE
+        env.last_used = now
+        self.events.record(
+            "cold_start",
+            env.environment_id,
+            init_ms=init_ms,
+            detail={
+                "init_wait_ms": round(env.init_wait_ms, 3),
+                "init_type": env.init_type,
+                "attempt": runtime.attempt,
+                **_request_ids(invocation),
+            },
+        )
+
+    # -- failures ----------------------------------------------------------------------------
+
+    def _function_timed_out(self, env: ExecutionEnvironment, invocation: Invocation) -> None:
+        if invocation.done or env.invocation is not invocation:
+            return
+        message = self._timeout_message()
+        self.events.record(
+            "timeout",
+            env.environment_id,
+            duration_ms=invocation.elapsed_ms(time.monotonic()),
+            detail={
+                "scope": "function",
+                "phase": "invoke",
+                "message": message,
+                **_request_ids(invocation),
+            },
+        )
+        self._finish(env, invocation, _error("Sandbox.Timedout", message), "timeout")
+        self._retire(env, grace_s=0)
+
+    def _runtime_exited(self, runtime: Runtime, returncode: int | None) -> None:
+        env = runtime.environment
+        if runtime.stopping or runtime is not env.runtime or self._gone(env):
+            return
+        message = f"Runtime exited with error: exit status {returncode}"
+        if not runtime.initialised.done() or runtime.initialised.result() is not None:
+            runtime.fail_init(InitFailure("Runtime.ExitError", message))
+            return  # the init task decides what happens next
+        invocation = env.invocation
+        self.events.record(
+            "crash",
+            env.environment_id,
+            detail={
+                "phase": "invoke" if invocation is not None else "idle",
+                "exit_code": returncode,
+                "error_type": "Runtime.ExitError",
+                **_request_ids(invocation),
+            },
+        )
+        if invocation is not None:
+            self._finish(env, invocation, _error("Runtime.ExitError", message), "error")
+        self._retire(env, grace_s=0)
+
+    def _timeout_message(self) -> str:
+        return f"Task timed out after {self.config.function_timeout_s:.2f} seconds"
+
+    # -- completion, retirement, eviction --------------------------------------------------
+
+    def _finish(
+        self,
+        env: ExecutionEnvironment,
+        invocation: Invocation,
+        result: InvocationResult,
+        status: ReportStatus,
+    ) -> None:
+        """Settle the invoke and write its REPORT record (once, whichever path gets there first)."""
+        duration_ms = invocation.elapsed_ms(time.monotonic())
+        if invocation.finish(result):
+            self._report(env, invocation, duration_ms, status, result.error_type)
+
+    def _report(
+        self,
+        env: ExecutionEnvironment,
+        invocation: Invocation,
+        duration_ms: float,
+        status: ReportStatus,
+        error_type: str | None,
+    ) -> None:
+        pid = env.runtime.pid if env.runtime else None
+        peak = peak_rss_mb(pid) if pid is not None else None
+        env.max_memory_mb = max(peak or 0, env.max_memory_mb or 0) or None
+        record = ReportRecord(
+            request_id=invocation.request_id,
+            duration_ms=duration_ms,
+            memory_size_mb=self.function.memory_mb,
+            max_memory_used_mb=env.max_memory_mb,
+            init_duration_ms=invocation.init_ms,
+            status=status,
+            error_type=error_type,
+        )
+        self.events.record(
+            "report",
+            env.environment_id,
+            duration_ms=record.duration_ms,
+            billed_ms=record.billed_ms,
+            memory_mb=record.memory_size_mb,
+            max_memory_mb=record.max_memory_used_mb,
+            init_ms=record.init_duration_ms,
+            detail={
+                "status": status,
+                "error_type": error_type,
+                "over_memory": record.over_memory,
+                "line": record.line,
+                **_request_ids(invocation),
+            },
+        )
+
+    def _retire(
+        self, env: ExecutionEnvironment, grace_s: float = 2.0, *, replace: bool = True
+    ) -> None:
+        """Take ``env`` out of the pool and stop its runtime; a lost provisioned one is replaced."""
+        if env.state is EnvironmentState.STOPPED:
+            return
+        env.stop()
+        self._environments.pop(env.environment_id, None)
+        self.sampler.forget(env.environment_id)
+        runtime = env.runtime
+        if runtime is not None:
+            runtime.fail_init(InitFailure("Runtime.Stopped", "the environment was stopped"))
+            self._spawn(runtime.stop(grace_s))
+        if env.provisioned and replace and not self._closed:
+            self._spawn(self._initialise(self._new_environment(provisioned=True)))
+
+    async def _evict_idle_forever(self) -> None:
+        interval = min(1.0, self.config.idle_eviction_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            self.evict_idle(time.monotonic())
+
+    def evict_idle(self, now: float) -> None:
+        """Scale towards zero: on-demand environments idle for the idle time go."""
+        for env in list(self._environments.values()):
+            idle_s = now - env.last_used
+            if (
+                env.state is EnvironmentState.IDLE
+                and not env.provisioned
+                and idle_s >= self.config.idle_eviction_s
+            ):
+                self.events.record("evict", env.environment_id, detail={"idle_s": round(idle_s, 3)})
+                self._retire(env)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        with contextlib.suppress(asyncio.CancelledError):
+            if (error := task.exception()) is not None:
+                log.error("local-lambda pool task failed", exc_info=error)
+
+
+def _request_ids(invocation: Invocation | None) -> dict[str, str | None]:
+    """The ids that tie an event to a request: Lambda's, and the gateway's (also a header)."""
+    if invocation is None:
+        return {"request_id": None, "gateway_request_id": None}
+    return {
+        "request_id": invocation.request_id,
+        "gateway_request_id": invocation.gateway_request_id,
+    }
+
+
+def _error(error_type: str, message: str) -> InvocationResult:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+    return InvocationResult("function_error", body, error_type)
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("errorMessage", ""))
+    except (ValueError, AttributeError):
+        return body.decode("utf-8", "replace")[:500]
