@@ -1,0 +1,170 @@
+"""The one access layer to the DuckDB metric store at ``NLP_BENCH_DB``.
+
+Connections are short: opened for one ingestion or one query and closed at once, because DuckDB
+lets one process hold a file for writing and nobody else in while it does. Between runs an analyst
+can open the file with the duckdb CLI or Python; a connection that finds the file locked waits and
+retries for a while rather than failing on the first try. Every write connection first brings the
+schema up to date (``migrations.py``), so any file — fresh or old — is usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from nlp_bench_pipeline.settings import get_pipeline_settings
+from nlp_bench_pipeline.store.ingest import IngestReport, load_run
+from nlp_bench_pipeline.store.migrations import latest_version, migrate, schema_version
+from nlp_bench_pipeline.store.records import RunRecord
+from nlp_bench_pipeline.targets.base import PlatformEvent, ResourceSample
+
+LOCK_RETRY_S = 0.2
+EXPORTABLE = frozenset(
+    {
+        "benchmark_runs",
+        "requests",
+        "platform_events",
+        "resource_samples",
+        "run_summary",
+        "run_errors",
+        "latest_runs",
+        "scenario_summary",
+    }
+)
+
+
+class StoreError(RuntimeError):
+    """The store refused an operation; the message says why."""
+
+
+class MetricStore:
+    """The metric store file: connections, migrations, ingestion, and the pipeline's queries."""
+
+    def __init__(self, path: Path | str | None = None, *, lock_timeout_s: float = 60.0) -> None:
+        self.path = Path(path) if path is not None else get_pipeline_settings().db
+        self.lock_timeout_s = lock_timeout_s
+
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection in UTC; a write connection has the latest schema."""
+        if read_only and not self._current():
+            self.migrate()
+        conn = self._open(read_only)
+        try:
+            conn.execute("SET TimeZone = 'UTC'")
+            if not read_only:
+                migrate(conn)
+            yield conn
+        finally:
+            conn.close()
+
+    def migrate(self, target: int | None = None) -> list[int]:
+        """Create or upgrade the schema (to ``target``, default latest); returns versions run."""
+        conn = self._open(read_only=False)
+        try:
+            return migrate(conn, target)
+        finally:
+            conn.close()
+
+    def schema_version(self) -> int:
+        if not self.path.exists():
+            return 0
+        conn = self._open(read_only=True)
+        try:
+            return schema_version(conn)
+        finally:
+            conn.close()
+
+    def _current(self) -> bool:
+        return self.path.exists() and self.schema_version() >= latest_version()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting while another process holds its lock."""
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(LOCK_RETRY_S)
+
+    # ------------------------------------------------------------------------------ queries
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run a read-only query and return an Arrow table."""
+        with self.connect(read_only=True) as conn:
+            return conn.sql(sql, params=params or []).to_arrow_table()
+
+    def summary_rows(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """``run_summary`` rows for these runs, in the order given."""
+        rows = self.query(
+            "SELECT * FROM run_summary WHERE list_contains(?, run_id)", [list(run_ids)]
+        ).to_pylist()
+        by_id = {row["run_id"]: row for row in rows}
+        return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+
+    def errors_by_class(self, run_id: str) -> list[dict[str, Any]]:
+        """``run_errors`` rows of one run, most frequent first."""
+        return self.query(
+            "SELECT * FROM run_errors WHERE run_id = ? ORDER BY requests DESC, error", [run_id]
+        ).to_pylist()
+
+    def latest_complete_runs(self, target: str, scenario: str, profile: str) -> list[str]:
+        """Run ids of the latest series in which every repetition completed, by repetition."""
+        table = self.query(
+            "SELECT run_id FROM latest_runs WHERE target = ? AND scenario = ? AND profile = ?"
+            " ORDER BY repetition",
+            [target, scenario, profile],
+        )
+        return table.column("run_id").to_pylist()
+
+    def scenario_summary(self) -> list[dict[str, Any]]:
+        """Mean and 95 % interval over the repetitions of each latest complete series."""
+        return self.query(
+            "SELECT * FROM scenario_summary ORDER BY target, scenario, profile"
+        ).to_pylist()
+
+    def export(self, relation: str, path: Path, *, run_ids: Sequence[str] | None = None) -> Path:
+        """Write a table or view (optionally only some runs) to ``.csv`` or ``.parquet``."""
+        if relation not in EXPORTABLE:
+            raise StoreError(f"cannot export {relation!r}; choose one of {sorted(EXPORTABLE)}")
+        suffix = Path(path).suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            raise StoreError(f"export to .csv or .parquet, not {path}")
+        sql = f"SELECT * FROM {relation}"  # noqa: S608 - relation is from the allowlist above
+        table = (
+            self.query(sql + " WHERE list_contains(?, run_id)", [list(run_ids)])
+            if run_ids is not None
+            else self.query(sql)
+        )
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            pacsv.write_csv(table, path)
+        else:
+            pq.write_table(table, path)
+        return Path(path)
+
+    # ------------------------------------------------------------------------------ writes
+
+    def ingest_run(
+        self,
+        run: RunRecord,
+        *,
+        request_files: Sequence[Path | str],
+        events: Sequence[PlatformEvent] = (),
+        samples: Sequence[ResourceSample] = (),
+    ) -> IngestReport:
+        """Load a run's Parquet files with the target's events and samples, in one transaction."""
+        with self.connect() as conn:
+            return load_run(conn, run, request_files=request_files, events=events, samples=samples)

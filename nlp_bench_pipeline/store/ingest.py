@@ -1,0 +1,251 @@
+"""Loading one run into the store: its row files, the target's events and samples, one transaction.
+
+A retried run replaces its own ``run_id`` (delete, then insert, in the same transaction), so a
+reader sees the old run or the new one, never a mix, and a writer killed half-way leaves the file
+as it was. Rows go in bulk — ``read_parquet`` over the runner's files, Arrow tables for events and
+samples — never one by one. Derived columns (latencies, the cold-start flag) are computed here in
+SQL, once, so every query agrees on them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from nlp_bench_pipeline.store.records import RunRecord
+from nlp_bench_pipeline.targets.base import PlatformEvent, ResourceSample
+
+# Where the x-nlp-bench-cold-start header means "waited on an environment's init". On k8s-style
+# targets readiness gates traffic, so no request waits on an init: scale-out shows as events.
+K8S_STYLE_TARGETS = frozenset({"local-k8s", "aws-eks"})
+LAMBDA_STYLE_TARGETS = frozenset({"local-lambda", "aws-lambda"})
+RUN_TABLES = ("requests", "platform_events", "resource_samples", "benchmark_runs")
+_UTC_US = pa.timestamp("us", tz="UTC")
+
+INSERT_REQUESTS = """
+INSERT INTO requests
+SELECT
+    $run_id, seq, phase,
+    to_timestamp(intended_s), to_timestamp(sent_s), to_timestamp(done_s),
+    (done_s - sent_s) * 1000.0,
+    (done_s - intended_s) * 1000.0,
+    (coalesce(sent_s, unblocked_s) - intended_s) * 1000.0,
+    outcome, status_code, outcome = 'ok', error,
+    CASE WHEN $k8s_style THEN false ELSE coalesce(cold_start_header, false) END,
+    environment_id, input_tokens, server_ms, payload_tokens, worker
+FROM read_parquet($files)
+"""
+
+# A request that failed with the gateway's timeout (503/504) or the client's while an init it
+# triggered was still running waited on a cold start, even though no response could say so.
+# Init windows: init_start .. the environment's next cold_start event (open if none), or, with
+# only a cold_start event, [at - init_ms, at]. Each init is credited to one request: the last one
+# sent before the init began that was still waiting when it did.
+MARK_COLD_FROM_EVENTS = """
+WITH starts AS (
+    SELECT environment_id, "at" AS start_at FROM platform_events
+    WHERE run_id = $run_id AND kind = 'init_start' AND environment_id IS NOT NULL
+),
+ends AS (
+    SELECT environment_id, "at" AS end_at, init_ms FROM platform_events
+    WHERE run_id = $run_id AND kind = 'cold_start' AND environment_id IS NOT NULL
+),
+windows AS (
+    SELECT s.environment_id, s.start_at, min(e.end_at) AS end_at
+    FROM starts s
+    LEFT JOIN ends e ON e.environment_id = s.environment_id AND e.end_at >= s.start_at
+    GROUP BY ALL
+    UNION ALL
+    SELECT e.environment_id, e.end_at - to_microseconds(CAST(e.init_ms * 1000 AS BIGINT)), e.end_at
+    FROM ends e
+    WHERE e.init_ms IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM starts s
+        WHERE s.environment_id = e.environment_id AND s.start_at <= e.end_at
+    )
+),
+failed AS (
+    SELECT seq, sent_at, done_at, environment_id FROM requests
+    WHERE run_id = $run_id AND NOT cold_start AND sent_at IS NOT NULL AND done_at IS NOT NULL
+      AND (status_code IN (503, 504) OR outcome = 'timeout')
+),
+credited AS (
+    SELECT f.seq,
+           row_number() OVER (
+               PARTITION BY w.environment_id, w.start_at ORDER BY f.sent_at DESC
+           ) AS nth
+    FROM windows w
+    JOIN failed f
+      ON f.sent_at <= w.start_at AND w.start_at <= f.done_at
+     AND (w.end_at IS NULL OR w.end_at > f.done_at)
+     AND (f.environment_id IS NULL OR f.environment_id = w.environment_id)
+)
+UPDATE requests SET cold_start = true
+WHERE run_id = $run_id AND seq IN (SELECT seq FROM credited WHERE nth = 1)
+"""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingestion loaded."""
+
+    run_id: str
+    requests: int
+    events: int
+    samples: int
+    cold_starts_from_events: int
+    replaced: bool
+
+
+def load_run(
+    conn: duckdb.DuckDBPyConnection,
+    run: RunRecord,
+    *,
+    request_files: Sequence[Path | str],
+    events: Sequence[PlatformEvent],
+    samples: Sequence[ResourceSample],
+) -> IngestReport:
+    """Replace ``run.run_id`` with this run's rows, events and samples in one transaction."""
+    files = [str(f) for f in request_files]
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"request files not found: {missing}")
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        replaced = _delete_run(conn, run.run_id)
+        _insert_run_row(conn, run)
+        if files:
+            conn.execute(
+                INSERT_REQUESTS,
+                {
+                    "run_id": run.run_id,
+                    "files": files,
+                    "k8s_style": run.target in K8S_STYLE_TARGETS,
+                },
+            )
+        _insert_events(conn, run.run_id, events)
+        _insert_samples(conn, run.run_id, samples)
+        marked = _mark_cold_from_events(conn, run)
+        report = IngestReport(
+            run_id=run.run_id,
+            requests=_count(conn, "requests", run.run_id),
+            events=len(events),
+            samples=len(samples),
+            cold_starts_from_events=marked,
+            replaced=replaced,
+        )
+        _check_complete_run(run, report)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return report
+
+
+def _delete_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    existed = _count(conn, "benchmark_runs", run_id) > 0
+    for table in RUN_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])  # noqa: S608 - fixed names
+    return existed
+
+
+def _insert_run_row(conn: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
+    columns = list(RunRecord.model_fields)
+    values = run.model_dump()
+    values["config"] = json.dumps(run.config, default=str)
+    values["host"] = json.dumps(run.host, default=str)
+    placeholders = ", ".join("?" for _ in columns)
+    conn.execute(
+        f"INSERT INTO benchmark_runs ({', '.join(columns)}) VALUES ({placeholders})",  # noqa: S608
+        [values[c] for c in columns],
+    )
+
+
+def _insert_events(
+    conn: duckdb.DuckDBPyConnection, run_id: str, events: Sequence[PlatformEvent]
+) -> None:
+    if not events:
+        return
+    table = pa.table(
+        {
+            "at": pa.array([e.at for e in events], _UTC_US),
+            "target": [e.target for e in events],
+            "kind": [e.kind for e in events],
+            "environment_id": pa.array([e.environment_id for e in events], pa.string()),
+            **{
+                name: pa.array([getattr(e, name) for e in events], pa.float64())
+                for name in ("init_ms", "duration_ms", "billed_ms", "memory_mb", "max_memory_mb")
+            },
+            "detail": [json.dumps(e.detail, default=str) for e in events],
+        }
+    )
+    conn.register("incoming_events", table)
+    try:
+        conn.execute(
+            'INSERT INTO platform_events SELECT ?, "at", target, kind, environment_id, init_ms,'
+            " duration_ms, billed_ms, memory_mb, max_memory_mb, detail::JSON FROM incoming_events",
+            [run_id],
+        )
+    finally:
+        conn.unregister("incoming_events")
+
+
+def _insert_samples(
+    conn: duckdb.DuckDBPyConnection, run_id: str, samples: Sequence[ResourceSample]
+) -> None:
+    if not samples:
+        return
+    table = pa.table(
+        {
+            "at": pa.array([s.at for s in samples], _UTC_US),
+            "target": [s.target for s in samples],
+            "environment_id": [s.environment_id for s in samples],
+            "cpu_pct": pa.array([s.cpu_pct for s in samples], pa.float64()),
+            "rss_mb": pa.array([s.rss_mb for s in samples], pa.float64()),
+        }
+    )
+    conn.register("incoming_samples", table)
+    try:
+        conn.execute(
+            "INSERT INTO resource_samples"
+            ' SELECT ?, "at", target, environment_id, cpu_pct, rss_mb FROM incoming_samples',
+            [run_id],
+        )
+    finally:
+        conn.unregister("incoming_samples")
+
+
+def _mark_cold_from_events(conn: duckdb.DuckDBPyConnection, run: RunRecord) -> int:
+    if run.target in K8S_STYLE_TARGETS:
+        return 0
+    before = _cold_count(conn, run.run_id)
+    conn.execute(MARK_COLD_FROM_EVENTS, {"run_id": run.run_id})
+    return _cold_count(conn, run.run_id) - before
+
+
+def _cold_count(conn: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM requests WHERE run_id = ? AND cold_start", [run_id]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _count(conn: duckdb.DuckDBPyConnection, table: str, run_id: str) -> int:
+    row = conn.execute(
+        f"SELECT count(*) FROM {table} WHERE run_id = ?",  # noqa: S608 - fixed names
+        [run_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _check_complete_run(run: RunRecord, report: IngestReport) -> None:
+    """A run marked complete must have exactly one row per scheduled request."""
+    if run.status == "complete" and report.requests != run.scheduled:
+        raise ValueError(
+            f"run {run.run_id} is marked complete but has {report.requests} rows "
+            f"for {run.scheduled} scheduled requests"
+        )
