@@ -273,13 +273,12 @@ class ServiceProxy:
 
     async def forward(self, payload: bytes) -> Response:
         """One request to the next ready pod; retried elsewhere only if nothing was sent."""
-        for _ in range(len(self._ready)):
-            if not self._ready:
-                break
-            endpoint = self._pick()
+        refused: set[Endpoint] = set()
+        while (endpoint := self._pick(refused)) is not None:
             try:
                 upstream = await endpoint.connection()
             except OSError:
+                refused.add(endpoint)
                 continue
             endpoint.count(+1)
             try:
@@ -295,9 +294,13 @@ class ServiceProxy:
             return response
         return NO_ENDPOINTS
 
-    def _pick(self) -> Endpoint:
-        self._next = (self._next + 1) % len(self._ready)
-        return self._ready[self._next]
+    def _pick(self, refused: set[Endpoint]) -> Endpoint | None:
+        """The next ready endpoint in turn, skipping those that refused this request."""
+        for _ in range(len(self._ready)):
+            self._next = (self._next + 1) % len(self._ready)
+            if self._ready[self._next] not in refused:
+                return self._ready[self._next]
+        return None
 
     async def close(self) -> None:
         """Stop listening, drop client connections and pooled connections."""
