@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     target = LocalLambdaTarget(port=args.port)
     try:
         with target.deployed(spec) as deployment:
-            print(f"local-lambda endpoint: {deployment.endpoint}", flush=True)
+            print(
+                f"local-lambda endpoint: {deployment.endpoint} {deployment.deployment_id}",
+                flush=True,
+            )
             for name, note in deployment.details["notes"].items():
                 print(f"  {name}: {note}", flush=True)
             print(f"  runtime logs: {deployment.details['log_dir']}", flush=True)

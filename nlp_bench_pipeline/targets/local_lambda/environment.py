@@ -126,6 +126,7 @@ class ExecutionEnvironment:
     runtime: Runtime | None = None
     last_used: float = field(default_factory=time.monotonic)
     init_wait_ms: float = 0.0
+    init_attempts: int = 0
     max_memory_mb: int | None = None
     _undelivered: Invocation | None = None
     _waiter: asyncio.Future[Invocation] | None = None

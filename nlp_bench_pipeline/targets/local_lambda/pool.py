@@ -191,28 +191,40 @@ class ExecutionEnvironmentPool:
         queued = time.monotonic()
         async with self._init_slots:
             env.init_wait_ms = (time.monotonic() - queued) * 1000.0
-            limit = (
-                self.limits.provisioned_init_timeout_s
-                if env.provisioned
-                else self.config.init_timeout_s
-            )
-            failure = await self._init_attempt(env, 1, limit)
             invocation = env.invocation
-            if failure is not None and invocation is not None and not self._gone(env):
-                if env.runtime is not None:
-                    self._spawn(env.runtime.stop(grace_s=0))
-                invocation.start_clock(time.monotonic(), self.config.function_timeout_s)
-                remaining = (invocation.deadline or 0.0) - time.monotonic()
-                failure = await self._init_attempt(env, 2, remaining)
+            if invocation is not None and invocation.started_at is not None:
+                failure = await self._init_within_invoke(env, invocation)  # a restarted runtime
+            else:
+                limit = (
+                    self.limits.provisioned_init_timeout_s
+                    if env.provisioned
+                    else self.config.init_timeout_s
+                )
+                failure = await self._init_attempt(env, limit)
+                if failure is not None and invocation is not None and not self._gone(env):
+                    failure = await self._init_within_invoke(env, invocation)
         if failure is not None:
             self._init_failed(env, failure)
         return failure
 
-    async def _init_attempt(
-        self, env: ExecutionEnvironment, attempt: int, limit_s: float
+    async def _init_within_invoke(
+        self, env: ExecutionEnvironment, invocation: Invocation
     ) -> InitFailure | None:
+        """Lambda's suppressed init: on the invoke's clock, limited by the function timeout."""
+        if env.runtime is not None:
+            self._spawn(env.runtime.stop(grace_s=0))
+        invocation.start_clock(time.monotonic(), self.config.function_timeout_s)
+        return await self._init_attempt(env, (invocation.deadline or 0.0) - time.monotonic())
+
+    async def _init_attempt(self, env: ExecutionEnvironment, limit_s: float) -> InitFailure | None:
+        """Start a runtime and wait, at most ``limit_s``, for its first ``next``."""
+        env.init_attempts += 1
         runtime = Runtime(
-            env, attempt, function=self.function, callbacks=self, on_exit=self._runtime_exited
+            env,
+            env.init_attempts,
+            function=self.function,
+            callbacks=self,
+            on_exit=self._runtime_exited,
         )
         env.runtime = runtime
         await runtime.start()
@@ -222,54 +234,50 @@ class ExecutionEnvironmentPool:
             "init_start",
             env.environment_id,
             detail={
-                "attempt": attempt,
+                "attempt": runtime.attempt,
                 "init_type": env.init_type,
                 "init_wait_ms": round(env.init_wait_ms, 3),
                 "pid": runtime.pid,
                 **_request_ids(env.invocation),
             },
         )
+        # Inside the invoke, running out of time is the function's timeout, not the init limit's.
+        within_invoke = env.invocation is not None and env.invocation.started_at is not None
         try:
-            return await asyncio.wait_for(asyncio.shield(runtime.initialised), max(0.0, limit_s))
+            failure = await asyncio.wait_for(asyncio.shield(runtime.initialised), max(0.0, limit_s))
         except TimeoutError:
-            # A retried init runs inside the invoke, so running out of time there is the
-            # function's timeout, not the init limit's.
-            within_invoke = attempt > 1
-            self.events.record(
-                "timeout",
-                env.environment_id,
-                detail={
-                    "scope": "function" if within_invoke else "init",
-                    "phase": "init",
-                    "attempt": attempt,
-                    "limit_s": round(limit_s, 3),
-                    **_request_ids(env.invocation),
-                },
-            )
             message = (
                 self._timeout_message()
                 if within_invoke
-                else f"INIT_REPORT Init Duration: {limit_s * 1000:.2f} ms Phase: init "
-                "Status: timeout"
+                else f"Init phase timed out after {limit_s:.2f} seconds"
             )
-            return InitFailure("Sandbox.Timedout", message, timed_out=True)
+            failure = InitFailure("Sandbox.Timedout", message, timed_out=True)
+        if failure is not None and not self._gone(env):
+            self._record_init_failure(env, runtime.attempt, failure, within_invoke, limit_s)
+        return failure
+
+    def _record_init_failure(
+        self,
+        env: ExecutionEnvironment,
+        attempt: int,
+        failure: InitFailure,
+        within_invoke: bool,
+        limit_s: float,
+    ) -> None:
+        common = {"phase": "init", "attempt": attempt, **_request_ids(env.invocation)}
+        if failure.timed_out:
+            scope = "function" if within_invoke else "init"
+            detail = {"scope": scope, "limit_s": round(limit_s, 3), **common}
+            self.events.record("timeout", env.environment_id, detail=detail)
+        else:
+            detail = {"error_type": failure.error_type, "message": failure.message, **common}
+            self.events.record("crash", env.environment_id, detail=detail)
 
     def _init_failed(self, env: ExecutionEnvironment, failure: InitFailure) -> None:
         if env.state is EnvironmentState.STOPPED:  # stopped while initialising: nothing to tell
             if env.invocation is not None:
                 env.invocation.finish(_error(failure.error_type, failure.message))
             return
-        if not failure.timed_out:
-            self.events.record(
-                "crash",
-                env.environment_id,
-                detail={
-                    "phase": "init",
-                    "error_type": failure.error_type,
-                    "message": failure.message,
-                    **_request_ids(env.invocation),
-                },
-            )
         if env.invocation is not None:
             status: ReportStatus = "timeout" if failure.timed_out else "error"
             self._finish(env, env.invocation, _error(failure.error_type, failure.message), status)
@@ -337,8 +345,8 @@ class ExecutionEnvironmentPool:
         init_ms = (now - runtime.started_at) * 1000.0
         runtime.initialised.set_result(None)
         invocation = env.invocation
-        if invocation is not None and runtime.attempt == 1:
-            invocation.init_ms = init_ms
+        if invocation is not None and invocation.started_at is None:
+            invocation.init_ms = init_ms  # an init inside the invoke is part of its Duration
         env.state = EnvironmentState.BUSY if invocation is not None else EnvironmentState.IDLE
         env.last_used = now
         self.events.record(
@@ -382,19 +390,28 @@ class ExecutionEnvironmentPool:
             runtime.fail_init(InitFailure("Runtime.ExitError", message))
             return  # the init task decides what happens next
         invocation = env.invocation
+        delivered = invocation is not None and invocation.started_at is not None
         self.events.record(
             "crash",
             env.environment_id,
             detail={
-                "phase": "invoke" if invocation is not None else "idle",
+                "phase": "invoke" if delivered else "idle",
                 "exit_code": returncode,
                 "error_type": "Runtime.ExitError",
                 **_request_ids(invocation),
             },
         )
-        if invocation is not None:
+        if invocation is None:
+            self._retire(env, grace_s=0)
+        elif delivered:
             self._finish(env, invocation, _error("Runtime.ExitError", message), "error")
-        self._retire(env, grace_s=0)
+            self._retire(env, grace_s=0)
+        else:
+            # It died after its last response, before taking this invoke: Lambda restarts the
+            # runtime in the same environment, inside this invoke.
+            invocation.start_clock(time.monotonic(), self.config.function_timeout_s)
+            env.state = EnvironmentState.STARTING
+            self._spawn(self._initialise(env))
 
     def _timeout_message(self) -> str:
         return f"Task timed out after {self.config.function_timeout_s:.2f} seconds"
