@@ -60,10 +60,20 @@ class _LoopThread:
         return self.run(invoke())
 
     def close(self) -> None:
-        self.run(self.loop.shutdown_default_executor())
+        self.run(self._finish())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+    @staticmethod
+    async def _finish() -> None:
+        """Cancel what is left (a client connection's last forward) and join worker threads."""
+        current = asyncio.current_task()
+        leftover = [t for t in asyncio.all_tasks() if t is not current]
+        for task in leftover:
+            task.cancel()
+        await asyncio.gather(*leftover, return_exceptions=True)
+        await asyncio.get_running_loop().shutdown_default_executor()
 
 
 class LocalK8sTarget(DeployedContext):
