@@ -1,8 +1,7 @@
 """ExecutionEnvironmentPool: where Lambda's scaling and lifecycle rules live.
 
 Everything here runs on one event loop, so state changes need no locks. The rules:
-- one invoke per environment; an idle environment is reused (provisioned first, then the most
-  recently used, so the others age towards eviction);
+- one invoke per environment; an idle environment is reused (``warm_choice``);
 - otherwise a cold start, if the concurrency limit and the scale-out rate allow; else throttled;
 - inits run at most ``max_concurrent_inits`` at a time; the wait for a slot is recorded apart
   from Init Duration (process start to the runtime's first ``next``);
@@ -23,7 +22,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,13 +147,9 @@ class ExecutionEnvironmentPool:
             asyncio.get_running_loop().create_future(),
             trace_id=runtime_trace_id(trace_root),
         )
-        env = self._idle_environment() or self._scale_out_for(invocation)
+        env = warm_choice(self._environments.values()) or self._scale_out_for(invocation)
         env.assign(invocation)
         return invocation
-
-    def _idle_environment(self) -> ExecutionEnvironment | None:
-        idle = [e for e in self._environments.values() if e.state is EnvironmentState.IDLE]
-        return max(idle, key=lambda e: (e.provisioned, e.last_used), default=None)
 
     def _scale_out_for(self, invocation: Invocation) -> ExecutionEnvironment:
         if self._closed:
@@ -491,15 +486,10 @@ class ExecutionEnvironmentPool:
 
     def evict_idle(self, now: float) -> None:
         """Scale towards zero: on-demand environments idle for the idle time go."""
-        for env in list(self._environments.values()):
-            idle_s = now - env.last_used
-            if (
-                env.state is EnvironmentState.IDLE
-                and not env.provisioned
-                and idle_s >= self.config.idle_eviction_s
-            ):
-                self.events.record("evict", env.environment_id, detail={"idle_s": round(idle_s, 3)})
-                self._retire(env)
+        for env in expired(self._environments.values(), now, self.config.idle_eviction_s):
+            idle_s = round(now - env.last_used, 3)
+            self.events.record("evict", env.environment_id, detail={"idle_s": idle_s})
+            self._retire(env)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -511,6 +501,28 @@ class ExecutionEnvironmentPool:
         with contextlib.suppress(asyncio.CancelledError):
             if (error := task.exception()) is not None:
                 log.error("local-lambda pool task failed", exc_info=error)
+
+
+def warm_choice(environments: Iterable[ExecutionEnvironment]) -> ExecutionEnvironment | None:
+    """The idle environment to reuse: provisioned first, then the most recently used.
+
+    Most recent first keeps the set of warm environments small, so the rest age towards eviction.
+    """
+    idle = [env for env in environments if env.state is EnvironmentState.IDLE]
+    return max(idle, key=lambda env: (env.provisioned, env.last_used), default=None)
+
+
+def expired(
+    environments: Iterable[ExecutionEnvironment], now: float, idle_eviction_s: float
+) -> list[ExecutionEnvironment]:
+    """On-demand environments idle for at least the idle time (provisioned ones never expire)."""
+    return [
+        env
+        for env in environments
+        if env.state is EnvironmentState.IDLE
+        and not env.provisioned
+        and now - env.last_used >= idle_eviction_s
+    ]
 
 
 def _request_ids(invocation: Invocation | None) -> dict[str, str | None]:
