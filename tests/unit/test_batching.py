@@ -83,7 +83,9 @@ def test_batches_respect_the_size_bound_and_keep_order() -> None:
 
     async def burst():
         return await asyncio.gather(
-            engine.predict(["a"]), engine.predict(["b", "c"]), engine.predict(["d", "e"]),
+            engine.predict(["a"]),
+            engine.predict(["b", "c"]),
+            engine.predict(["d", "e"]),
             engine.predict(["f"]),
         )
 
