@@ -11,6 +11,7 @@ from benchmarks.report import REPORT, write_sections
 # name -> module; each module has ``run() -> Section``. Order = order in docs/benchmarks.md.
 BENCHMARKS = {
     "service": "benchmarks.service",
+    "local_lambda": "benchmarks.local_lambda",
 }
 
 
