@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import yaml
 from dagster_pipes import PipesContext, PipesEnvVarParamsLoader, open_dagster_pipes
 
+from nlp_bench_pipeline.loadgen.launch import SUMMARY_MESSAGE
 from nlp_bench_pipeline.loadgen.plan import (
     LOCUST_LOG_FILE,
     PLAN_ENV,
@@ -78,7 +79,7 @@ class PipesReporter:
 
     def summary(self, summary: RunSummary) -> None:
         self.context.report_custom_message(
-            {"kind": "loadgen_summary", "summary": summary.model_dump(mode="json")}
+            {"kind": SUMMARY_MESSAGE, "summary": summary.model_dump(mode="json")}
         )
 
 

@@ -1,0 +1,138 @@
+"""Scenario configs: the built-in catalog, and clear errors for bad configs before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nlp_bench_pipeline.loadgen import runner
+from nlp_bench_pipeline.loadgen.scenarios import (
+    PROFILES,
+    SCENARIO_NAMES,
+    ScenarioError,
+    load_catalog,
+    load_scenario,
+)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_builtin_catalog_defines_every_scenario_with_a_warmup_in_both_profiles(name, profile):
+    config = load_scenario(name, profile)
+    schedule = config.schedule()
+    assert config.profile == profile
+    assert schedule.count("warmup") > 0
+    assert schedule.count("measure") > 0
+    assert config.max_inflight >= 1
+    assert config.timeout_s > 0
+
+
+def test_builtin_catalog_holds_exactly_the_designed_scenarios():
+    assert sorted(load_catalog().names) == sorted(SCENARIO_NAMES)
+
+
+def test_cold_start_idles_longer_than_the_local_eviction_it_needs():
+    assert load_scenario("cold_start", "quick").longest_idle_s >= 20
+    assert load_scenario("cold_start", "full").longest_idle_s > 600  # past AWS's ~10 min
+    assert load_scenario("warm_steady", "quick").longest_idle_s == 0
+
+
+def test_full_profile_repeats_so_summaries_have_an_interval():
+    assert load_scenario("warm_steady", "full").repetitions >= 3
+
+
+def test_overrides_win_over_the_catalog_and_corpus_keys_merge():
+    config = load_scenario("warm_steady", "quick", overrides={"seed": 5, "corpus": {"size": 64}})
+    assert config.seed == 5
+    assert config.corpus.size == 64
+    assert config.corpus.mix == load_scenario("warm_steady", "quick").corpus.mix
+
+
+def test_unknown_scenario_names_the_ones_that_exist():
+    with pytest.raises(ScenarioError, match=r"unknown scenario 'warm'.*burst, cold_start"):
+        load_scenario("warm", "quick")
+
+
+def test_unknown_profile_is_an_error():
+    with pytest.raises(ScenarioError, match="unknown profile 'slow'"):
+        load_scenario("ramp", "slow")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"measure": [{"duration_s": 10, "rate": -5}]}, r"measure\.0\.rate"),
+        ({"warmup": [{"duration_s": 0, "rate": 5}]}, r"warmup\.0\.duration_s"),
+        ({"measure": [{"duration_s": 10, "rate": 0}]}, "measure phase schedules no requests"),
+        ({"warmup": []}, "warmup"),
+        ({"max_inflight": 0}, "max_inflight"),
+        ({"repetitions": 0}, "repetitions"),
+        ({"timeout_s": -1}, "timeout_s"),
+        ({"rate": 10}, r"rate: Extra inputs"),
+    ],
+)
+def test_bad_configs_fail_naming_the_scenario_profile_and_field(overrides, problem):
+    with pytest.raises(ScenarioError, match=r"scenario 'ramp' \(profile quick\) is invalid") as err:
+        load_scenario("ramp", "quick", overrides=overrides)
+    assert err.match(problem)
+
+
+def test_a_user_catalog_replaces_the_builtin_one(tmp_path: Path):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "defaults: {seed: 1, max_inflight: 8, timeout_s: 5}\n"
+        "scenarios:\n"
+        "  probe:\n"
+        "    quick:\n"
+        "      warmup: [{duration_s: 1, rate: 1}]\n"
+        "      measure: [{duration_s: 2, rate: 3, arrivals: uniform}]\n"
+    )
+    assert len(load_scenario("probe", "quick", catalog=catalog).schedule()) == 6
+    with pytest.raises(ScenarioError, match="no 'full' profile"):
+        load_scenario("probe", "full", catalog=catalog)
+
+
+def test_a_malformed_catalog_says_which_file(tmp_path: Path):
+    catalog = tmp_path / "broken.yaml"
+    catalog.write_text("scenarios: [1, 2]\n")
+    with pytest.raises(ScenarioError, match=r"broken\.yaml is malformed"):
+        load_catalog(catalog)
+
+
+def test_cli_rejects_a_bad_config_before_starting_anything(tmp_path: Path, capsys):
+    code = runner.main(
+        [
+            "run",
+            "--host=http://127.0.0.1:9",
+            "--scenario=burst",
+            "--set=measure=[{duration_s: 0, rate: 5}]",
+            f"--work-dir={tmp_path}",
+        ]
+    )
+    assert code == 2
+    assert "measure.0.duration_s" in capsys.readouterr().err
+    assert not (tmp_path / "loadgen").exists()
+
+
+@pytest.mark.parametrize(
+    "argument", ["--set=max_inflight", "--set=measure=[{duration_s: 1", "--repetition=3"]
+)
+def test_cli_rejects_bad_arguments_with_a_message(tmp_path: Path, capsys, argument):
+    code = runner.main(
+        ["run", "--host=http://127.0.0.1:9", "--scenario=burst", argument, f"--work-dir={tmp_path}"]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_cli_rejects_a_host_that_is_not_a_url(tmp_path: Path, capsys):
+    code = runner.main(["run", "--host=localhost:8000", "--scenario=burst"])
+    assert code == 2
+    assert "must be an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_cli_lists_the_scenarios(capsys):
+    assert runner.main(["scenarios"]) == 0
+    listing = capsys.readouterr().out
+    assert all(name in listing for name in SCENARIO_NAMES)
