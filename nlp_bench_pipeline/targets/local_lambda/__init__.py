@@ -5,7 +5,7 @@ Modules, one concern each: ``config`` (knobs, AWS defaults, host limits, the qui
 ``runtime_api`` (the Runtime API each runtime process talks to), ``environment`` (execution
 environments and runtime processes), ``pool`` (scaling and lifecycle rules), ``report`` (REPORT
 records), ``limits`` (rate limits), ``background`` (the event loop thread), ``target`` (the
-``Target`` implementation). Decisions: docs/adr/0010-local-lambda-architecture.md.
+``Target`` implementation). Decisions: docs/adr/0010 to 0012 (local-lambda).
 """
 
 from nlp_bench_pipeline.targets.local_lambda.config import (
