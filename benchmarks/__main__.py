@@ -12,6 +12,7 @@ from benchmarks.report import REPORT, write_sections
 BENCHMARKS = {
     "service": "benchmarks.service",
     "local_lambda": "benchmarks.local_lambda",
+    "local_k8s": "benchmarks.local_k8s",
 }
 
 
