@@ -13,7 +13,7 @@ Answers of its own are those of the ALB ingress that fronts the service on EKS:
   retried on the next ready pod, since nothing was sent);
 - no response within the upstream timeout (ALB idle timeout, 60 s): 504.
 Bodies are buffered (the service caps them at 6 MB); requests are forwarded with
-``content-length``, hop-by-hop headers removed.
+``content-length``, hop-by-hop headers removed; HEAD gets 501 (nothing would end its response).
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ BAD_GATEWAY = own_response(502, "Bad Gateway", "the pod closed the connection")
 GATEWAY_TIMEOUT = own_response(504, "Gateway Timeout", "the pod did not answer in time")
 BAD_REQUEST = own_response(400, "Bad Request", "malformed HTTP request")
 TOO_LARGE = own_response(413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes")
+NOT_IMPLEMENTED = own_response(501, "Not Implemented", "HEAD is not proxied")
 
 
 class UpstreamClosed(Exception):
@@ -322,7 +323,7 @@ class ClientConnection(asyncio.Protocol):
         self.service = service
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
-        self._queue: deque[tuple[bytes, bool]] = deque()
+        self._queue: deque[tuple[bytes | Response, bool]] = deque()  # request or own answer
         self._worker: asyncio.Task[None] | None = None
         self._paused = False
         self._rejected = False
@@ -366,6 +367,7 @@ class ClientConnection(asyncio.Protocol):
         self._body_size += len(body)
         if self._body_size > MAX_BODY_BYTES:
             self._reply_and_close(TOO_LARGE)
+            return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -381,7 +383,9 @@ class ClientConnection(asyncio.Protocol):
                 body,
             ]
         )
-        self._queue.append((payload, self._parser.should_keep_alive()))
+        # A HEAD response has no body to end it; the pods' API has no HEAD route anyway.
+        request = NOT_IMPLEMENTED if method == b"HEAD" else payload
+        self._queue.append((request, self._parser.should_keep_alive()))
         self._new_message()
         if len(self._queue) >= MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
@@ -392,8 +396,11 @@ class ClientConnection(asyncio.Protocol):
     async def _serve(self) -> None:
         try:
             while self._queue:
-                payload, keep_alive = self._queue.popleft()
-                response = await self.service.forward(payload)
+                request, keep_alive = self._queue.popleft()
+                if isinstance(request, Response):
+                    response = request
+                else:
+                    response = await self.service.forward(request)
                 self._write(response.encode(keep_alive))
                 if not keep_alive:
                     self.close()
