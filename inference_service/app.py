@@ -187,6 +187,7 @@ def create_app(
         environment_id=lambda: environment_id,
         max_body_bytes=settings.max_body_bytes,
         metrics=state.metrics,
+        initialised_ahead=settings.initialised_ahead,
     )
     return app
 

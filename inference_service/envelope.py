@@ -40,7 +40,9 @@ class RequestEnvelope:
     """Adds ``x-nlp-bench-*`` headers, enforces the body limit, records latency by path and status.
 
     ``x-nlp-bench-cold-start`` is ``1`` on the first ``POST /predict`` this process serves and
-    ``0`` on everything else, so probes never use up a process's first request.
+    ``0`` on everything else, so probes never use up a process's first request. A process that
+    was initialised ahead of demand (provisioned concurrency) never reports a cold start: its
+    first request did not wait for the init.
     """
 
     def __init__(
@@ -50,8 +52,10 @@ class RequestEnvelope:
         environment_id: Callable[[], str],
         max_body_bytes: int,
         metrics: ServiceMetrics,
+        initialised_ahead: bool = False,
     ) -> None:
         self.app = app
+        self.initialised_ahead = initialised_ahead
         self.environment_id = environment_id
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
@@ -99,7 +103,7 @@ class RequestEnvelope:
         if scope["path"] != "/predict" or scope["method"] != "POST":
             return False
         self._predict_requests += 1
-        return self._predict_requests == 1
+        return self._predict_requests == 1 and not self.initialised_ahead
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:

@@ -60,6 +60,14 @@ class ServiceSettings(BaseSettings):
         None, description="hang forever on the Nth /predict request"
     )
 
+    @property
+    def initialised_ahead(self) -> bool:
+        """Lambda provisioned concurrency (or SnapStart) ran the init before any request came.
+
+        Lambda says so in ``AWS_LAMBDA_INITIALIZATION_TYPE``; the local target sets it too.
+        """
+        return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand") != "on-demand"
+
     @field_validator("model_cache")
     @classmethod
     def _expand_cache(cls, value: Path) -> Path:

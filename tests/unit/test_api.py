@@ -60,6 +60,15 @@ def test_first_predict_is_cold_and_later_ones_warm(client: TestClient) -> None:
     assert first.headers["x-nlp-bench-environment-id"] == "env-test-1"
 
 
+def test_provisioned_environment_never_reports_a_cold_start(
+    settings: ServiceSettings, tiny_model, monkeypatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    with TestClient(create_app(settings, model=tiny_model)) as c:
+        first = c.post("/predict", json={"text": "one"})
+    assert first.headers["x-nlp-bench-cold-start"] == "0"
+
+
 def test_every_response_carries_the_environment_id(client: TestClient) -> None:
     for response in (client.get("/healthz"), client.get("/nope"), client.post("/predict", json={})):
         assert response.headers["x-nlp-bench-environment-id"] == "env-test-1"
