@@ -3,7 +3,8 @@
 ``desired = ceil(current × metric / target)`` over the pods that report a metric, with the
 tolerance band, the conservative treatment of pods that are not ready yet or have no metric
 (replica_calculator.go), the stabilisation windows and the default scale-up rate policy
-(horizontal.go), and the min/max bounds. Pure: the clock and the metrics are passed in.
+(horizontal.go), and the min/max bounds. The arithmetic is pure (the clock and the metrics are
+passed in); ``PodMetrics`` is where the latest metric of each pod waits for the next sync.
 """
 
 from __future__ import annotations
