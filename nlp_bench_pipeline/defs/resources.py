@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from nlp_bench_pipeline.plan import BenchmarkPlan
-from nlp_bench_pipeline.settings import PipelineSettings, get_pipeline_settings
+from nlp_bench_pipeline.settings import PROJECT_ROOT, PipelineSettings, get_pipeline_settings
 from nlp_bench_pipeline.targets.base import Target
 from nlp_bench_pipeline.targets.registry import create_target
 
@@ -122,5 +122,6 @@ def resources() -> dg.Definitions:
             "duckdb": DuckDBResource(database=str(settings.db)),
             "aws": AwsConfig.from_environment(),
             "platforms": PlatformsResource(work_dir=str(settings.work_dir)),
+            "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(PROJECT_ROOT)),
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from nlp_bench_pipeline.targets.base import Target, TargetName
 
@@ -32,3 +33,14 @@ def create_target(name: TargetName, *, work_dir: Path, aws_credentials: bool) ->
             "local-k8s run; the AWS deployment is a later piece of work"
         )
     raise TargetUnavailable(f"unknown target {name!r}")
+
+
+def platform_preset(name: TargetName, profile: str) -> dict[str, Any]:
+    """The platform knobs a profile implies for a target (quick shortens timers)."""
+    if name == "local-lambda":
+        from nlp_bench_pipeline.targets.local_lambda import preset
+
+        return preset(profile)
+    if name == "local-k8s":
+        return {"preset": "quick"} if profile == "quick" else {}
+    return {}

@@ -1,0 +1,143 @@
+"""[bench] One load-test run per (target, scenario) cell, each on a freshly deployed platform."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from nlp_bench_pipeline.benchmark import Provenance, run_cell
+from nlp_bench_pipeline.defs.deploy.assets import deployment
+from nlp_bench_pipeline.defs.partitions import cell_partitions
+from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
+from nlp_bench_pipeline.lib.asset_support import cell_of, enabled_target, latest_data_version
+from nlp_bench_pipeline.loadgen.launch import LoadgenLaunch, summaries_from_messages
+from nlp_bench_pipeline.loadgen.plan import SUMMARY_FILE
+from nlp_bench_pipeline.loadgen.results import RunSummary
+from nlp_bench_pipeline.store.database import MetricStore
+
+CODE_VERSION = "1"
+SUMMARY_COLUMNS = (
+    "repetition",
+    "requests",
+    "ok",
+    "errors",
+    "dropped",
+    "error_rate",
+    "throughput_rps",
+    "p50_ms",
+    "p99_ms",
+    "p99_corrected_ms",
+    "send_lateness_p99_ms",
+    "cold_starts",
+    "cold_start_p50_ms",
+)
+
+
+def pipes_launcher(context: dg.AssetExecutionContext, client: dg.PipesSubprocessClient):
+    """Run the load generator through Dagster Pipes: its progress lands in this run's logs."""
+
+    def launch(request: LoadgenLaunch) -> RunSummary:
+        try:
+            invocation = client.run(context=context, command=request.command, env=request.env)
+            reported = summaries_from_messages(invocation.get_custom_messages())
+        except dg.DagsterPipesExecutionError as exc:
+            # The runner exits non-zero on an inconsistent run after writing its summary:
+            # the rows are still ingested (as incomplete) so the checks can say what went wrong.
+            context.log.warning(f"load generator reported a problem: {exc}")
+            reported = []
+        if reported:
+            return reported[-1]
+        summary_file = request.run_dir / SUMMARY_FILE
+        if not summary_file.is_file():
+            raise dg.Failure(f"the load generator left no summary in {request.run_dir}")
+        return RunSummary.model_validate_json(summary_file.read_text())
+
+    return launch
+
+
+@dg.asset(
+    partitions_def=cell_partitions,
+    deps=[
+        dg.AssetDep(
+            deployment,
+            partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                partition_dimension_name="target"
+            ),
+        )
+    ],
+    group_name="bench",
+    kinds={"locust", "duckdb"},
+    code_version=CODE_VERSION,
+    pool="nlp_bench_platform",
+    description="Every repetition of one scenario on one target, each on a fresh platform: "
+    "open-loop Locust load, then the rows, platform events and resource samples written to "
+    "DuckDB in one transaction.",
+)
+def load_test_run(
+    context: dg.AssetExecutionContext,
+    bench: BenchmarkConfig,
+    platforms: PlatformsResource,
+    aws: AwsConfig,
+    duckdb: DuckDBResource,
+    pipes_subprocess_client: dg.PipesSubprocessClient,
+) -> dg.MaterializeResult:
+    plan = bench.plan()
+    cell = cell_of(context.partition_key)
+    target = enabled_target(plan, platforms, aws, cell.target, cell.scenario)
+    result = run_cell(
+        cell,
+        plan,
+        target,
+        MetricStore(duckdb.database),
+        launch=pipes_launcher(context, pipes_subprocess_client),
+        series_id=context.run_id,
+        provenance=Provenance(
+            model_digest=latest_data_version(context, "model_artifact"),
+            image_digest=latest_data_version(context, "service_image"),
+            code_version=CODE_VERSION,
+            dagster_run_id=context.run_id,
+        ),
+        progress=context.log.info,
+    )
+    rows = result.summary_rows
+    context.log.info(
+        "summary: "
+        + "; ".join(
+            f"rep {r['repetition']}: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+            f"{r['errors']} errors, {r['dropped']} dropped"
+            for r in rows
+            if r["p50_ms"] is not None
+        )
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "profile": plan.profile,
+            "run_ids": result.run_ids,
+            "complete": result.complete,
+            "scheduled": sum(r.summary.scheduled for r in result.repetitions),
+            "rows": sum(r.summary.rows for r in result.repetitions),
+            "p99_ms": dg.MetadataValue.float(_worst(rows, "p99_ms")),
+            "summary": dg.MetadataValue.md(_summary_markdown(rows, plan.profile)),
+            "deployment": dg.MetadataValue.json(result.repetitions[0].deployment.details),
+        }
+    )
+
+
+def _worst(rows: list[dict], column: str) -> float:
+    values = [r[column] for r in rows if r.get(column) is not None]
+    return float(max(values)) if values else float("nan")
+
+
+def _summary_markdown(rows: list[dict], profile: str) -> str:
+    header = "| " + " | ".join(SUMMARY_COLUMNS) + " |"
+    lines = [
+        f"Profile **{profile}**, measure phase only.",
+        "",
+        header,
+        "|" + "---|" * len(SUMMARY_COLUMNS),
+    ]
+    for row in rows:
+        cells = []
+        for column in SUMMARY_COLUMNS:
+            value = row.get(column)
+            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

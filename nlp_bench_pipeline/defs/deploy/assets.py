@@ -1,0 +1,65 @@
+"""[deploy] The service on each target: deployed, probed until it serves, figures recorded.
+
+Local targets are deployed, verified with one cold and one warm request, and torn down again:
+every benchmark cell deploys its own fresh platform. Cloud targets keep what they create.
+"""
+
+import dagster as dg
+
+from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
+from nlp_bench_pipeline.defs.partitions import target_partitions
+from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
+from nlp_bench_pipeline.lib.asset_support import enabled_target
+from nlp_bench_pipeline.plan import LOCAL_TARGETS
+from nlp_bench_pipeline.targets.registry import platform_preset
+from nlp_bench_pipeline.targets.verification import DeploymentNotServing, verify
+
+
+@dg.asset(
+    partitions_def=target_partitions,
+    deps=[model_artifact, service_image],
+    group_name="deploy",
+    kinds={"python"},
+    code_version="1",
+    pool="nlp_bench_platform",
+    description="The service deployed to one target and proven to serve: time from deploy to "
+    "the first prediction (readiness or cold start included) and a warm request's latency.",
+)
+def deployment(
+    context: dg.AssetExecutionContext,
+    bench: BenchmarkConfig,
+    platforms: PlatformsResource,
+    aws: AwsConfig,
+) -> dg.MaterializeResult:
+    plan = bench.plan()
+    name = context.partition_key
+    target = enabled_target(plan, platforms, aws, name)
+    spec = plan.deployment_spec(name, platform=platform_preset(name, plan.profile))
+    context.log.info(f"deploying {name} ({plan.profile} profile, model {plan.model})")
+    try:
+        check = verify(target, spec)
+    except DeploymentNotServing as exc:
+        raise dg.Failure(str(exc)) from exc
+    finally:
+        if name in LOCAL_TARGETS:
+            target.teardown()
+    context.log.info(
+        f"{name} served after {check.seconds_to_first_success:.2f} s "
+        f"(first request {check.first_latency_ms:.0f} ms, warm {check.warm_latency_ms:.0f} ms)"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "endpoint": check.deployment.endpoint if name not in LOCAL_TARGETS else "torn down",
+            "profile": plan.profile,
+            "seconds_to_first_success": dg.MetadataValue.float(check.seconds_to_first_success),
+            "first_request_ms": dg.MetadataValue.float(check.first_latency_ms),
+            "first_request_cold": check.first_cold_start,
+            "warm_request_ms": dg.MetadataValue.float(check.warm_latency_ms),
+            "attempts": check.attempts,
+            "statuses_before_success": dg.MetadataValue.json(check.statuses_before_success),
+            "init_ms": dg.MetadataValue.json(check.init_ms),
+            "events": dg.MetadataValue.json(check.event_counts),
+            "model": dg.MetadataValue.json(check.model),
+            "details": dg.MetadataValue.json(check.deployment.details),
+        }
+    )

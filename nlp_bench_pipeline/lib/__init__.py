@@ -1,0 +1,1 @@
+"""Helpers the Dagster assets share; kept out of ``defs/`` so autoloading never sees them."""

@@ -1,0 +1,49 @@
+"""Partition keys to cells, enabled-target checks and provenance lookups for the assets."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from nlp_bench_pipeline.plan import BenchmarkPlan, Cell
+from nlp_bench_pipeline.targets.base import Target
+from nlp_bench_pipeline.targets.registry import TargetUnavailable
+
+
+def cell_of(partition_key: str | dg.MultiPartitionKey) -> Cell:
+    """The (target, scenario) of a ``load_test_run`` partition key such as ``burst|local-k8s``."""
+    if isinstance(partition_key, dg.MultiPartitionKey):
+        dims = partition_key.keys_by_dimension
+    else:
+        scenario, target = str(partition_key).split("|")
+        dims = {"target": target, "scenario": scenario}
+    return Cell(target=dims["target"], scenario=dims["scenario"])
+
+
+def enabled_target(
+    plan: BenchmarkPlan, platforms, aws, target: str, scenario: str | None = None
+) -> Target:
+    """The target behind a partition, or a ``dg.Failure`` that says how to make it runnable.
+
+    A disabled or unavailable target fails its partition on purpose: a green "skipped" would
+    read as a result.
+    """
+    if not plan.is_enabled(target, scenario):
+        what = f"{target} × {scenario}" if scenario else target
+        raise dg.Failure(
+            f"{what} is not enabled in this benchmark (targets {plan.targets}, scenarios "
+            f"{plan.scenarios}): set NLP_BENCH_TARGETS / NLP_BENCH_SCENARIOS, or the `bench` "
+            "resource's targets and scenarios in the Launchpad"
+        )
+    try:
+        return platforms.create(target, aws)
+    except TargetUnavailable as exc:
+        raise dg.Failure(str(exc)) from exc
+
+
+def latest_data_version(context: dg.AssetExecutionContext, asset: str) -> str | None:
+    """The data version (a digest) of ``asset``'s latest materialisation, if it has one."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    if event is None or event.asset_materialization is None:
+        return None
+    tags = event.asset_materialization.tags or {}
+    return tags.get("dagster/data_version")
