@@ -1,0 +1,77 @@
+"""Checks on each ``load_test_run`` partition, read back from DuckDB.
+
+Row counts are blocking: rows that do not match the schedule must not reach the summaries. Error
+rate and the p99 SLO are results, not data faults: they fail loudly but do not block.
+"""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from nlp_bench_pipeline.defs.bench.assets import load_test_run
+from nlp_bench_pipeline.defs.partitions import cell_partitions
+from nlp_bench_pipeline.defs.resources import BenchmarkConfig
+from nlp_bench_pipeline.lib.asset_support import cell_of
+from nlp_bench_pipeline.quality import (
+    CheckOutcome,
+    error_rate_within,
+    latest_series,
+    p99_within_slo,
+    rows_match_schedule,
+)
+from nlp_bench_pipeline.store.database import MetricStore
+
+
+def _result(outcome: CheckOutcome, run_ids: list[str]) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        description=outcome.description,
+        metadata={**outcome.metadata, "run_ids": run_ids},
+    )
+
+
+def _series(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
+    cell = cell_of(context.partition_key)
+    store = MetricStore(duckdb.database)
+    return cell, store, latest_series(store, cell.target, cell.scenario)
+
+
+@dg.asset_check(
+    asset=load_test_run,
+    partitions_def=cell_partitions,
+    blocking=True,
+    description="Every scheduled request is exactly one row, and the schedule equals Locust's "
+    "own request count plus the dropped ones.",
+)
+def rows_equal_scheduled(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
+) -> dg.AssetCheckResult:
+    _, store, run_ids = _series(context, duckdb)
+    return _result(rows_match_schedule(store, run_ids), run_ids)
+
+
+@dg.asset_check(
+    asset=load_test_run,
+    partitions_def=cell_partitions,
+    description="Errors plus dropped requests stay under the scenario's bound (the bench "
+    "resource's max_error_rate).",
+)
+def error_rate_bound(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, bench: BenchmarkConfig
+) -> dg.AssetCheckResult:
+    cell, store, run_ids = _series(context, duckdb)
+    bound = bench.plan().error_bound_for(cell.scenario)
+    return _result(error_rate_within(store, run_ids, bound), run_ids)
+
+
+@dg.asset_check(
+    asset=load_test_run,
+    partitions_def=cell_partitions,
+    description="MLPerf-style pass/fail: the corrected p99 is within the scenario's SLO bound "
+    "(the bench resource's slo_p99_ms).",
+)
+def p99_slo(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, bench: BenchmarkConfig
+) -> dg.AssetCheckResult:
+    cell, store, run_ids = _series(context, duckdb)
+    bound = bench.plan().slo_for(cell.scenario)
+    return _result(p99_within_slo(store, run_ids, bound), run_ids)

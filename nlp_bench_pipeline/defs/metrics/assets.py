@@ -1,0 +1,108 @@
+"""[metrics] Summaries over the latest complete run of every cell, for people and for charts."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from nlp_bench_pipeline.defs.bench.assets import load_test_run
+from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.store.platform_metrics import latest_run_ids, platform_figures
+
+SUMMARY_COLUMNS = {
+    "target": "target",
+    "scenario": "scenario",
+    "profile": "profile",
+    "repetitions": "runs",
+    "p50_ms_mean": "p50 ms",
+    "p99_ms_mean": "p99 ms",
+    "p99_ms_ci95": "p99 ±95%",
+    "p99_corrected_ms_mean": "p99 corrected ms",
+    "throughput_rps_mean": "req/s",
+    "error_rate_mean": "error rate",
+    "cold_starts_mean": "cold starts",
+}
+PLATFORM_COLUMNS = (
+    "target",
+    "scenario",
+    "repetition",
+    "cold_starts",
+    "init_p50_ms",
+    "invocations",
+    "billed_gb_s",
+    "throttles",
+    "timeouts",
+    "crashes",
+    "evictions",
+    "environments_started",
+    "pods_ready",
+    "scale_outs",
+    "scale_ins",
+    "nodes_added",
+    "peak_cpu_pct",
+    "peak_rss_mb",
+)
+
+
+def markdown_table(rows: list[dict], columns: dict[str, str] | tuple[str, ...]) -> str:
+    """Rows as a Markdown table; ``columns`` maps keys to headings (or lists keys)."""
+    headings = columns if isinstance(columns, dict) else {c: c for c in columns}
+    lines = ["| " + " | ".join(headings.values()) + " |", "|" + "---|" * len(headings)]
+    for row in rows:
+        cells = []
+        for key in headings:
+            value = row.get(key)
+            cells.append(
+                "–"
+                if value is None
+                else f"{value:,.2f}"
+                if isinstance(value, float)
+                else str(value)
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dg.asset(
+    deps=[load_test_run],
+    group_name="metrics",
+    kinds={"duckdb"},
+    code_version="1",
+    description="Mean and 95 % interval over the repetitions of the latest complete series of "
+    "every (target, scenario, profile): the `scenario_summary` view over `run_summary`.",
+)
+def run_summary(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    store = MetricStore(duckdb.database)
+    rows = store.scenario_summary()
+    context.log.info(f"{len(rows)} cells have a complete series")
+    return dg.MaterializeResult(
+        metadata={
+            "cells": len(rows),
+            "summary": dg.MetadataValue.md(markdown_table(rows, SUMMARY_COLUMNS)),
+            "database": dg.MetadataValue.path(str(duckdb.database)),
+            "query": dg.MetadataValue.md(
+                "```sql\nSELECT * FROM scenario_summary ORDER BY target, scenario;\n```"
+            ),
+        }
+    )
+
+
+@dg.asset(
+    deps=[load_test_run],
+    group_name="metrics",
+    kinds={"duckdb"},
+    code_version="1",
+    description="What each platform did in the latest complete runs: cold starts and init "
+    "time, billed GB-seconds, throttles, timeouts, evictions, pods, scale events, nodes, peaks.",
+)
+def platform_metrics(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    store = MetricStore(duckdb.database)
+    rows = platform_figures(store, latest_run_ids(store))
+    context.log.info(f"platform figures for {len(rows)} runs")
+    return dg.MaterializeResult(
+        metadata={
+            "runs": len(rows),
+            "platform": dg.MetadataValue.md(markdown_table(rows, PLATFORM_COLUMNS)),
+            "database": dg.MetadataValue.path(str(duckdb.database)),
+        }
+    )

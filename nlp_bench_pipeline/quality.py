@@ -1,0 +1,116 @@
+"""Checks on what a benchmark cell left in DuckDB: data integrity first, then the results' bounds.
+
+Plain Python over :class:`MetricStore`; the Dagster asset checks wrap these. Row counts are
+compared with the *schedule* and with *Locust's own* totals recorded at run time, never with the
+rows themselves, so a lost or duplicated row cannot hide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nlp_bench_pipeline.store.database import MetricStore
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A verdict, a sentence saying why, and the figures behind it."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def latest_series(store: MetricStore, target: str, scenario: str) -> list[str]:
+    """Run ids of the most recent series (all its repetitions) of a cell, by repetition."""
+    table = store.query(
+        """
+        SELECT run_id FROM benchmark_runs
+        WHERE series_id = (
+            SELECT series_id FROM benchmark_runs WHERE target = ? AND scenario = ?
+            ORDER BY started_at DESC LIMIT 1)
+          AND target = ? AND scenario = ?
+        ORDER BY repetition
+        """,
+        [target, scenario, target, scenario],
+    )
+    return table.column("run_id").to_pylist()
+
+
+def rows_match_schedule(store: MetricStore, run_ids: list[str]) -> CheckOutcome:
+    """Every scheduled request is exactly one row, and Locust counted every one it sent."""
+    if not run_ids:
+        return CheckOutcome(False, "no run of this cell is in the metric store")
+    rows = store.query(
+        """
+        SELECT b.run_id, b.status, b.scheduled, b.locust_requests, b.dropped,
+               count(r.seq) AS rows, count(DISTINCT r.seq) AS distinct_seq
+        FROM benchmark_runs b LEFT JOIN requests r USING (run_id)
+        WHERE list_contains(?, b.run_id)
+        GROUP BY ALL ORDER BY b.run_id
+        """,
+        [run_ids],
+    ).to_pylist()
+    problems = []
+    for row in rows:
+        if row["rows"] != row["scheduled"] or row["distinct_seq"] != row["rows"]:
+            problems.append(
+                f"{row['run_id']}: {row['rows']} rows ({row['distinct_seq']} distinct) "
+                f"for {row['scheduled']} scheduled"
+            )
+        if row["locust_requests"] is None:
+            problems.append(f"{row['run_id']}: Locust's own count is missing")
+        elif row["locust_requests"] + row["dropped"] != row["scheduled"]:
+            problems.append(
+                f"{row['run_id']}: Locust sent {row['locust_requests']} + {row['dropped']} "
+                f"dropped ≠ {row['scheduled']} scheduled"
+            )
+        if row["status"] != "complete":
+            problems.append(f"{row['run_id']}: status {row['status']}")
+    missing = sorted(set(run_ids) - {r["run_id"] for r in rows})
+    problems += [f"{run_id}: not in benchmark_runs" for run_id in missing]
+    metadata = {
+        "runs": len(rows),
+        "scheduled": sum(r["scheduled"] for r in rows),
+        "rows": sum(r["rows"] for r in rows),
+    }
+    if problems:
+        return CheckOutcome(False, "; ".join(problems), metadata)
+    return CheckOutcome(
+        True, f"{metadata['rows']} rows = {metadata['scheduled']} scheduled requests", metadata
+    )
+
+
+def error_rate_within(store: MetricStore, run_ids: list[str], bound: float) -> CheckOutcome:
+    """The measure phase's error rate (errors + dropped over scheduled) stays under ``bound``."""
+    rows = store.summary_rows(run_ids)
+    if not rows:
+        return CheckOutcome(False, "no summary rows for this cell")
+
+    def failed_share(row: dict[str, Any]) -> float:
+        return (row["errors"] + row["dropped"]) / row["requests"] if row["requests"] else 1.0
+
+    worst = max(rows, key=failed_share)
+    rate = failed_share(worst)
+    metadata = {"worst_error_rate": rate, "bound": bound, "run_id": worst["run_id"]}
+    verdict = "≤" if rate <= bound else ">"
+    return CheckOutcome(
+        rate <= bound, f"error rate {rate:.2%} {verdict} bound {bound:.2%}", metadata
+    )
+
+
+def p99_within_slo(store: MetricStore, run_ids: list[str], bound_ms: float) -> CheckOutcome:
+    """MLPerf-style: the corrected p99 of every repetition is within the bound."""
+    rows = store.summary_rows(run_ids)
+    values = [r["p99_corrected_ms"] for r in rows if r["p99_corrected_ms"] is not None]
+    if not values:
+        return CheckOutcome(False, "no successful measured request to take a p99 of")
+    worst = max(values)
+    metadata = {"worst_p99_corrected_ms": worst, "bound_ms": bound_ms}
+    verdict = "within" if worst <= bound_ms else "over"
+    return CheckOutcome(
+        worst <= bound_ms,
+        f"p99 (corrected) {worst:.1f} ms {verdict} the {bound_ms:.0f} ms SLO",
+        metadata,
+    )
