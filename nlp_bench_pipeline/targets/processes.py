@@ -42,7 +42,7 @@ class ChildProcess:
 
     name: str
     popen: subprocess.Popen[bytes]
-    log_path: Path
+    log_path: Path | None
     started_at: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -53,22 +53,30 @@ class ChildProcess:
         *,
         owner: str,
         env: Mapping[str, str] | None = None,
-        log_dir: Path,
+        log_dir: Path | None,
         cwd: Path | None = None,
     ) -> ChildProcess:
-        """Start ``command`` with the parent's environment plus ``env`` and the owner tag."""
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"{name}.log"
+        """Start ``command`` with the parent's environment plus ``env`` and the owner tag.
+
+        Output goes to ``<log_dir>/<name>.log``; with ``log_dir=None`` it goes to this
+        process's own stdout and stderr (a command a person watches).
+        """
         child_env = {**os.environ, **(env or {}), OWNER_ENV: owner}
-        with log_path.open("ab") as log:
+        log_path = None
+        with contextlib.ExitStack() as stack:
+            output: dict[str, object] = {}
+            if log_dir is not None:
+                log_dir.mkdir(parents=True, exist_ok=True)
+                log_path = log_dir / f"{name}.log"
+                log = stack.enter_context(log_path.open("ab"))
+                output = {"stdout": log, "stderr": subprocess.STDOUT}
             popen = subprocess.Popen(
                 list(command),
                 env=child_env,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
                 cwd=cwd,
                 start_new_session=True,
+                **output,  # type: ignore[arg-type]
             )
         return cls(name=name, popen=popen, log_path=log_path)
 
@@ -104,6 +112,8 @@ class ChildProcess:
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines the process wrote, for error messages."""
+        if self.log_path is None:
+            return ""
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
