@@ -13,6 +13,7 @@ BENCHMARKS = {
     "service": "benchmarks.service",
     "local_lambda": "benchmarks.local_lambda",
     "local_k8s": "benchmarks.local_k8s",
+    "loadgen": "benchmarks.loadgen",
 }
 
 

@@ -8,15 +8,20 @@ closes. ``GET /arrivals`` returns when each ``/predict`` request arrived and the
 test can count arrivals at the server rather than trust the generator's own account.
 
 Raw ASGI under uvicorn (uvloop, httptools, TCP_NODELAY, one send per response):
-``python -m uvicorn nlp_bench_pipeline.loadgen.loopback:app --host 127.0.0.1 --port 8000``.
+``python -m uvicorn nlp_bench_pipeline.loadgen.loopback:app --host 127.0.0.1 --port 8000``, or
+:func:`serve`, which loads this file as a top-level module so the server process imports nothing
+else from the package (the package pulls in the Dagster code location).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 Scope = dict[str, Any]
@@ -92,3 +97,46 @@ async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[byte
 
 
 app = LoopbackEndpoint.from_env()
+
+
+@contextlib.contextmanager
+def serve(
+    log_dir: Path, *, stall_after_s: float | None = None, stall_s: float = 0.0
+) -> Iterator[str]:
+    """Run the endpoint under uvicorn on a free loopback port; yields its base URL."""
+    import httpx  # here, not above: uvicorn imports this module for ``app`` alone
+
+    from nlp_bench_pipeline.targets.processes import ChildProcess, free_port, python_command
+
+    port = free_port()
+    env = {STALL_ENV: str(stall_s)}
+    if stall_after_s is not None:
+        env[STALL_AFTER_ENV] = str(stall_after_s)
+    command = python_command(
+        "-m", "uvicorn", "--app-dir", str(Path(__file__).parent), "loopback:app",
+        "--host=127.0.0.1", f"--port={port}", "--no-access-log", "--log-level=warning",
+    )  # fmt: skip
+    child = ChildProcess.start(
+        f"loopback-{port}", command, owner=f"loopback-{port}", env=env, log_dir=log_dir
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if not child.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"loopback endpoint did not start:\n{child.log_tail()}")
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(f"{url}/arrivals", timeout=1)
+                break
+            time.sleep(0.1)
+        yield url
+    finally:
+        child.stop(grace_s=3)
+
+
+def arrivals(url: str) -> tuple[list[float], tuple[float, float] | None]:
+    """When each ``/predict`` arrived at a running endpoint, and its stall window."""
+    import httpx
+
+    body = httpx.get(f"{url}/arrivals", timeout=5).json()
+    return body["arrivals"], tuple(body["stall"]) if body["stall"] else None

@@ -36,6 +36,9 @@ OUTCOMES = ("ok", "http_error", "timeout", "connection_error", "dropped")
 DROPPED_ERROR = "inflight_limit"  # the error class of a dropped row
 UNFINISHED_ERROR = "unfinished_at_drain"  # still in flight when the process had to stop
 _TIMEOUT_NAMES = frozenset({"Timeout", "TimeoutError", "timeout", "ConnectTimeout"})
+# API Gateway's request id (HTTP API, REST API): on its own errors too, so a request the function
+# never answered can still be matched with the platform's events.
+GATEWAY_REQUEST_ID_HEADERS = ("apigw-requestid", "x-amzn-requestid")
 
 REQUEST_SCHEMA = pa.schema(
     [
@@ -50,6 +53,7 @@ REQUEST_SCHEMA = pa.schema(
         pa.field("status_code", pa.int16()),
         pa.field("error", pa.string()),
         pa.field("environment_id", pa.string()),
+        pa.field("gateway_request_id", pa.string()),
         pa.field("cold_start_header", pa.bool_()),
         pa.field("server_ms", pa.float64()),
         pa.field("input_tokens", pa.int32()),
@@ -128,6 +132,7 @@ class RequestLog:
         self.cold_start = np.full(n, -1, dtype=np.int8)  # -1 = no header
         self.error: list[str | None] = [None] * n
         self.environment_id: list[str | None] = [None] * n
+        self.gateway_request_id: list[str | None] = [None] * n
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -169,6 +174,9 @@ class RequestLog:
         self.status_code[pos] = status_code
         self.error[pos] = error_class
         self.environment_id[pos] = header("x-nlp-bench-environment-id")
+        self.gateway_request_id[pos] = next(
+            (v for v in map(header, GATEWAY_REQUEST_ID_HEADERS) if v is not None), None
+        )
         cold = parse_cold_start(header("x-nlp-bench-cold-start"))
         self.cold_start[pos] = -1 if cold is None else int(cold)
         if outcome == "ok":
@@ -211,6 +219,7 @@ class RequestLog:
             "status_code": pa.array(self.status_code, mask=self.status_code == 0),
             "error": pa.array(self.error, pa.string()),
             "environment_id": pa.array(self.environment_id, pa.string()),
+            "gateway_request_id": pa.array(self.gateway_request_id, pa.string()),
             "cold_start_header": pa.array(self.cold_start == 1, mask=self.cold_start < 0),
             "server_ms": pa.array(self.server_ms, mask=np.isnan(self.server_ms)),
             "input_tokens": pa.array(self.input_tokens, mask=self.input_tokens < 0),

@@ -37,16 +37,29 @@ SELECT
     (coalesce(sent_s, unblocked_s) - intended_s) * 1000.0,
     outcome, status_code, outcome = 'ok', error,
     CASE WHEN $k8s_style THEN false ELSE coalesce(cold_start_header, false) END,
-    environment_id, input_tokens, server_ms, payload_tokens, worker
+    environment_id, gateway_request_id, input_tokens, server_ms, payload_tokens, worker
 FROM read_parquet($files)
 """
 
 # A request that failed with the gateway's timeout (503/504) or the client's while an init it
-# triggered was still running waited on a cold start, even though no response could say so.
-# Init windows: init_start .. the environment's next cold_start event (open if none), or, with
-# only a cold_start event, [at - init_ms, at]. Each init is credited to one request: the last one
-# sent before the init began that was still waiting when it did.
-MARK_COLD_FROM_EVENTS = """
+# triggered was still running waited on a cold start, though no response could say so.
+#
+# By id, when the platform says so: a gateway `timeout` event with `waited_on_init` names the
+# request by the gateway's request id, which the runner records from the response header.
+MARK_COLD_BY_GATEWAY_ID = """
+UPDATE requests SET cold_start = true
+WHERE run_id = $run_id AND NOT cold_start AND gateway_request_id IN (
+    SELECT detail->>'$.gateway_request_id' FROM platform_events
+    WHERE run_id = $run_id AND kind = 'timeout' AND detail->>'$.scope' = 'gateway'
+      AND CAST(detail->>'$.waited_on_init' AS BOOLEAN)
+)
+"""
+
+# By time, for requests without a gateway id (platforms whose events carry none): init windows
+# are init_start .. the environment's next cold_start event (open if none), or, with only a
+# cold_start event, [at - init_ms, at]. Each init is credited to one request: the last one sent
+# before the init began that was still waiting when it did, and failed before it ended.
+MARK_COLD_BY_TIME = """
 WITH starts AS (
     SELECT environment_id, "at" AS start_at FROM platform_events
     WHERE run_id = $run_id AND kind = 'init_start' AND environment_id IS NOT NULL
@@ -70,7 +83,8 @@ windows AS (
 ),
 failed AS (
     SELECT seq, sent_at, done_at, environment_id FROM requests
-    WHERE run_id = $run_id AND NOT cold_start AND sent_at IS NOT NULL AND done_at IS NOT NULL
+    WHERE run_id = $run_id AND NOT cold_start AND gateway_request_id IS NULL
+      AND sent_at IS NOT NULL AND done_at IS NOT NULL
       AND (status_code IN (503, 504) OR outcome = 'timeout')
 ),
 credited AS (
@@ -223,7 +237,8 @@ def _mark_cold_from_events(conn: duckdb.DuckDBPyConnection, run: RunRecord) -> i
     if run.target in K8S_STYLE_TARGETS:
         return 0
     before = _cold_count(conn, run.run_id)
-    conn.execute(MARK_COLD_FROM_EVENTS, {"run_id": run.run_id})
+    conn.execute(MARK_COLD_BY_GATEWAY_ID, {"run_id": run.run_id})
+    conn.execute(MARK_COLD_BY_TIME, {"run_id": run.run_id})
     return _cold_count(conn, run.run_id) - before
 
 

@@ -11,17 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from nlp_bench_pipeline.loadgen.loopback import arrivals, serve
 from nlp_bench_pipeline.store import MetricStore, RunRecord
-from tests.integration.loadgen_support import (
-    arrivals,
-    count_within,
-    run_loadgen,
-    uvicorn_server,
-)
+from tests.integration.loadgen_support import count_within, run_loadgen
 
 pytestmark = pytest.mark.slow
 
-STALL = {"NLP_BENCH_LOOPBACK_STALL_AFTER_S": "2.0", "NLP_BENCH_LOOPBACK_STALL_S": "1.0"}
+STALL = {"stall_after_s": 2.0, "stall_s": 1.0}
 # 100 req/s, evenly spaced: 1 s of warm-up, then 4 s measured; the stall covers 2..3 s.
 CONSTANT_100 = (
     "warmup=[{duration_s: 1, rate: 100, arrivals: uniform}]",
@@ -31,7 +27,7 @@ CLOSED_LOOP_LOCUSTFILE = Path(__file__).with_name("closed_loop_locustfile.py")
 
 
 def run_against_stall(tmp_path: Path, *settings: str):
-    with uvicorn_server(tmp_path, env=STALL) as url:
+    with serve(tmp_path, **STALL) as url:
         summary = run_loadgen(url, tmp_path, *CONSTANT_100, *settings)
         times, window = arrivals(url)
     store = MetricStore(tmp_path / "metrics.duckdb")
@@ -65,7 +61,7 @@ def test_a_pool_too_small_for_the_stall_drops_and_shows_it_as_lateness(tmp_path:
 
 
 def test_closed_loop_locust_at_the_same_rate_sends_far_fewer_during_the_stall(tmp_path: Path):
-    with uvicorn_server(tmp_path, env=STALL) as url:
+    with serve(tmp_path, **STALL) as url:
         subprocess.run(
             [sys.executable, "-m", "locust", "-f", str(CLOSED_LOOP_LOCUSTFILE), "--headless",
              "--users=10", "--spawn-rate=100", "--run-time=5s", f"--host={url}",

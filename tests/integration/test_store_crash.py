@@ -16,17 +16,20 @@ NEW_ROWS = 200_000  # enough that the insert spills data blocks into the file be
 
 
 def kill_writer_mid_ingestion(db: Path, run_id: str, parquet: Path) -> None:
-    writer = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.store_writer", str(db), run_id,
-         str(NEW_ROWS), str(parquet)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    errors = parquet.with_suffix(".stderr")
+    with errors.open("w") as stderr:
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.store_writer", str(db), run_id,
+             str(NEW_ROWS), str(parquet)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
     try:
-        assert writer.stdout.readline().strip() == "inside"
+        lines = iter(writer.stdout.readline, "")
+        assert "inside" in (line.strip() for line in lines), errors.read_text()
     finally:
         writer.kill()
         writer.wait(timeout=10)
-    assert writer.returncode == -9
+    assert writer.returncode == -9, errors.read_text()
 
 
 def run_state(store: MetricStore, run_id: str) -> tuple[int, int, str | None]:

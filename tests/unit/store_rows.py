@@ -43,6 +43,7 @@ def row(
         "status_code": None if outcome == "dropped" else status,
         "error": changes.pop("error", _default_error(outcome, status)),
         "environment_id": environment_id,
+        "gateway_request_id": changes.pop("gateway_request_id", None),
         "cold_start_header": cold,
         "server_ms": latency_ms / 2 if outcome == "ok" else None,
         "input_tokens": 20 if outcome == "ok" else None,

@@ -23,7 +23,11 @@ from nlp_bench_pipeline.loadgen.results import (
 from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 
 BODY = b'{"predictions": [], "timing": {"server_ms": 4.5, "input_tokens": 17}}'
-HEADERS = {"x-nlp-bench-environment-id": "env-1", "x-nlp-bench-cold-start": "1"}
+HEADERS = {
+    "x-nlp-bench-environment-id": "env-1",
+    "x-nlp-bench-cold-start": "1",
+    "apigw-requestid": "gw-7",
+}
 
 
 class FakeTimeout(Exception):
@@ -76,6 +80,7 @@ def test_a_completed_request_keeps_headers_status_and_timing():
     assert row["status_code"] == 200
     assert row["error"] is None
     assert row["environment_id"] == "env-1"
+    assert row["gateway_request_id"] == "gw-7"
     assert row["cold_start_header"] is True
     assert row["server_ms"] == 4.5
     assert row["input_tokens"] == 17
@@ -205,3 +210,12 @@ def test_summary_without_locust_stats_is_not_consistent(tmp_path: Path):
     summary = summary_of(plan)
     assert summary.consistent is False
     assert any("locust-stats.json" in p for p in summary.problems)
+
+
+def test_a_rest_api_request_id_is_recorded_too():
+    log = make_log()
+    log.sent(0, 1000.0)
+    headers = {"x-amzn-requestid": "rest-1"}
+    log.completed(0, at=1000.1, status_code=504, error=None, header=headers.get, body=b"")
+    log.close_unfinished()
+    assert log.to_table().column("gateway_request_id")[0].as_py() == "rest-1"

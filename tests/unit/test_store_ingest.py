@@ -159,6 +159,26 @@ def test_a_gateway_timeout_while_its_init_ran_is_marked_cold_from_the_events(sto
     assert cold == [{"seq": 0}, {"seq": 2}]
 
 
+def test_the_gateways_own_timeout_event_marks_the_request_it_names(store, tmp_path):
+    # With request ids the platform says exactly which timed-out request waited on an init:
+    # gw-1 did, gw-2 timed out on a warm environment (a slow function), gw-3 has no event.
+    failed = {"outcome": "http_error", "status": 503, "latency_ms": 30_000, "environment_id": None}
+    rows = [row(i, gateway_request_id=f"gw-{i + 1}", **failed) for i in range(3)]
+    events = [
+        PlatformEvent(at=at(30), target="local-lambda", kind="timeout", environment_id="e1",
+                      detail={"scope": "gateway", "waited_on_init": True,
+                              "gateway_request_id": "gw-1"}),
+        PlatformEvent(at=at(30), target="local-lambda", kind="timeout", environment_id="e2",
+                      detail={"scope": "gateway", "waited_on_init": False,
+                              "gateway_request_id": "gw-2"}),
+        *lambda_init("e3", 0.005, None),  # overlaps gw-3, but ids are known: no guessing by time
+    ]  # fmt: skip
+    report = ingest(store, tmp_path, "lam", rows, target="local-lambda", events=events)
+    assert report.cold_starts_from_events == 1
+    cold = store.query("SELECT gateway_request_id FROM requests WHERE cold_start").to_pylist()
+    assert cold == [{"gateway_request_id": "gw-1"}]
+
+
 def test_each_init_is_credited_to_one_waiting_request(store, tmp_path):
     # Two requests time out while one init runs: only the one sent just before it began waited
     # on it; with an init still open at the end (no cold_start event), the window is open-ended.

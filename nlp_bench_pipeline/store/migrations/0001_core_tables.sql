@@ -42,6 +42,7 @@ CREATE TABLE requests (
     error                VARCHAR,
     cold_start           BOOLEAN NOT NULL,
     environment_id       VARCHAR,
+    gateway_request_id   VARCHAR,
     input_tokens         INTEGER,
     server_ms            DOUBLE,
     payload_tokens       INTEGER,
