@@ -9,8 +9,7 @@ test can count arrivals at the server rather than trust the generator's own acco
 
 Raw ASGI under uvicorn (uvloop, httptools, TCP_NODELAY, one send per response):
 ``python -m uvicorn nlp_bench_pipeline.loadgen.loopback:app --host 127.0.0.1 --port 8000``, or
-:func:`serve`, which loads this file as a top-level module so the server process imports nothing
-else from the package (the package pulls in the Dagster code location).
+:func:`serve` from Python.
 """
 
 from __future__ import annotations
@@ -104,7 +103,7 @@ def serve(
     log_dir: Path, *, stall_after_s: float | None = None, stall_s: float = 0.0
 ) -> Iterator[str]:
     """Run the endpoint under uvicorn on a free loopback port; yields its base URL."""
-    import httpx  # here, not above: uvicorn imports this module for ``app`` alone
+    import httpx  # here, not above: the server process imports this module for ``app`` alone
 
     from nlp_bench_pipeline.targets.processes import ChildProcess, free_port, python_command
 
@@ -113,8 +112,8 @@ def serve(
     if stall_after_s is not None:
         env[STALL_AFTER_ENV] = str(stall_after_s)
     command = python_command(
-        "-m", "uvicorn", "--app-dir", str(Path(__file__).parent), "loopback:app",
-        "--host=127.0.0.1", f"--port={port}", "--no-access-log", "--log-level=warning",
+        "-m", "uvicorn", f"{__name__}:app", "--host=127.0.0.1", f"--port={port}",
+        "--no-access-log", "--log-level=warning",
     )  # fmt: skip
     child = ChildProcess.start(
         f"loopback-{port}", command, owner=f"loopback-{port}", env=env, log_dir=log_dir

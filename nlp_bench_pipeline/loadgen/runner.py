@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -303,9 +303,16 @@ def run_plan(
         f"{plan.workers} Locust process(es)"
     )
     started_at = datetime.now(UTC)
+    limit_s = plan.deadline_s + KILL_GRACE_S
     returncode = _run_locust(
-        locust_command(plan, spread), locust_env(plan_path), plan, reporter, scheduled
+        locust_command(plan, spread),
+        locust_env(plan_path),
+        plan.run_dir / LOCUST_LOG_FILE,
+        limit_s=limit_s,
+        tick=lambda elapsed: reporter.progress(_progress_line(plan, scheduled, elapsed)),
     )
+    if returncode == -signal.SIGKILL:
+        reporter.progress(f"run {plan.run_id}: Locust ran past {limit_s:.0f} s and was killed")
     summary = summarise(
         plan, started_at=started_at, finished_at=datetime.now(UTC), rows_expected_here=rows_here
     )
@@ -320,10 +327,20 @@ def run_plan(
 
 
 def _run_locust(
-    command: list[str], env: dict[str, str], plan: LoadPlan, reporter: Reporter, scheduled: int
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    limit_s: float | None,
+    tick: Callable[[float], None],
 ) -> int:
-    """Start Locust in its own session, report progress while it runs, kill it past the deadline."""
-    with (plan.run_dir / LOCUST_LOG_FILE).open("ab") as log:
+    """Run Locust in its own session; ``tick(elapsed)`` every few seconds; kill it past the limit.
+
+    Its whole process group dies with it, however this function is left — a past-deadline kill,
+    an exception, or SIGTERM from whoever runs us (``__main__`` makes it SystemExit) — so a
+    cancelled run never leaves Locust sending.
+    """
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             command,
             env=env,
@@ -333,20 +350,18 @@ def _run_locust(
             start_new_session=True,
         )
     started = time.monotonic()
-    limit = plan.deadline_s + KILL_GRACE_S
     try:
         while True:
             try:
                 return process.wait(timeout=PROGRESS_EVERY_S)
             except subprocess.TimeoutExpired:
                 elapsed = time.monotonic() - started
-                if elapsed > limit:
-                    reporter.progress(f"run {plan.run_id}: Locust ran past {limit:.0f} s; killed")
+                if limit_s is not None and elapsed > limit_s:
                     _kill_group(process)
-                    return process.returncode if process.returncode is not None else -9
-                reporter.progress(_progress_line(plan, scheduled, elapsed))
+                    return -signal.SIGKILL
+                tick(elapsed)
     finally:
-        if process.poll() is None:  # interrupted: never leave Locust behind
+        if process.poll() is None:
             _kill_group(process)
 
 
@@ -393,10 +408,13 @@ def run_worker(plan: LoadPlan, args: argparse.Namespace) -> int:
         "--loglevel=WARNING",
         *([f"--processes={args.processes}"] if args.processes > 1 else []),
     ]
-    with (plan.run_dir / LOCUST_LOG_FILE).open("ab") as log:
-        return subprocess.run(
-            command, env=locust_env(plan_path), stdout=log, stderr=subprocess.STDOUT, check=False
-        ).returncode
+    return _run_locust(
+        command,
+        locust_env(plan_path),
+        plan.run_dir / LOCUST_LOG_FILE,
+        limit_s=None,  # the master decides when the run ends
+        tick=lambda _: None,
+    )
 
 
 def _ingest_standalone(summary: RunSummary, db: Path, target: str, reporter: Reporter) -> None:
