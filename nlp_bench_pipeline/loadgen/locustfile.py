@@ -118,20 +118,26 @@ class ScheduledUser(FastHttpUser):
             raise StopUser
         ScheduledUser._claimed = True
         index = self.environment.runner.worker_index
-        epoch = float(getattr(self.environment.parsed_options, EPOCH_OPTION))
-        share = SCHEDULE.share(index, PLAN.workers)
-        payloads = SCHEDULE.payloads[share]
-        rows = RequestLog(
-            worker=index,
-            seq=share,
-            intended_s=epoch + SCHEDULE.offsets_s[share],
-            phases=SCHEDULE.phases[share],
-            payload_tokens=CORPUS.tokens[payloads],
-        )
-        self._send_share(rows, payloads, index)
-        rows.write(requests_file(PLAN.run_dir, index))
-        _write_progress(rows, index, due=len(rows))
-        self._report_done(rows, index)
+        counts: dict[str, int] = {}
+        try:
+            epoch = float(getattr(self.environment.parsed_options, EPOCH_OPTION))
+            share = SCHEDULE.share(index, PLAN.workers)
+            payloads = SCHEDULE.payloads[share]
+            rows = RequestLog(
+                worker=index,
+                seq=share,
+                intended_s=epoch + SCHEDULE.offsets_s[share],
+                phases=SCHEDULE.phases[share],
+                payload_tokens=CORPUS.tokens[payloads],
+            )
+            self._send_share(rows, payloads, index)
+            rows.write(requests_file(PLAN.run_dir, index))
+            _write_progress(rows, index, due=len(rows))
+            counts = rows.counts()
+        finally:
+            # Even after a failure, so the master ends the run now rather than at the backstop;
+            # the missing rows then show in the summary.
+            self._report_done(index, counts)
         raise StopUser
 
     def _send_share(self, rows: RequestLog, payloads: Any, index: int) -> None:
@@ -171,7 +177,7 @@ class ScheduledUser(FastHttpUser):
             )
         rows.slot_freed(time.time())
 
-    def _report_done(self, rows: RequestLog, index: int) -> None:
+    def _report_done(self, index: int, counts: dict[str, int]) -> None:
         runner = self.environment.runner
         if isinstance(runner, WorkerRunner):
             # Flush this worker's stats before 'done': messages arrive in order, so the master's
@@ -179,7 +185,7 @@ class ScheduledUser(FastHttpUser):
             data: dict[str, Any] = {}
             self.environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
             runner.send_message("stats", data)
-        runner.send_message(DONE_MESSAGE, {"worker": index, **rows.counts()})
+        runner.send_message(DONE_MESSAGE, {"worker": index, **counts})
 
 
 def _sleep_until(at: float, rows: RequestLog, index: int, pos: int, progress_at: float) -> float:

@@ -294,10 +294,14 @@ def summarise(
     schedule = plan.schedule()
     stats = read_locust_stats(plan.run_dir)
     locust_requests = stats["requests"] if stats else None
-    problems = _problems(
-        table, scheduled=len(schedule), dropped=by_outcome["dropped"], locust=locust_requests
-    )
-    complete = len(files) == plan.workers
+    if len(files) == plan.workers or rows_expected_here:
+        problems = _problems(
+            table, scheduled=len(schedule), dropped=by_outcome["dropped"], locust=locust_requests
+        )
+        consistent: bool | None = not problems
+    else:
+        problems = [f"rows stay with the workers: {len(files)} of {plan.workers} files here"]
+        consistent = None
     return RunSummary(
         run_id=plan.run_id,
         series_id=plan.series_id,
@@ -319,7 +323,7 @@ def summarise(
         locust_requests=locust_requests,
         locust_failures=stats["failures"] if stats else None,
         workers_reported=len(files),
-        consistent=(not problems) if (complete or rows_expected_here) else None,
+        consistent=consistent,
         problems=problems,
         run_dir=str(plan.run_dir),
         files=[str(f) for f in files],

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -102,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="be a Locust master for N workers started elsewhere (`worker` command)",
     )
-    run.add_argument("--master-bind-host", default="127.0.0.1")
+    run.add_argument(
+        "--master-bind-host", default="127.0.0.1", help="0.0.0.0 to take workers from other hosts"
+    )
     run.add_argument("--master-bind-port", type=int, default=5557)
     run.add_argument("--db", type=Path, help="also ingest each run into this DuckDB file")
     worker = commands.add_parser("worker", help="a Locust worker for `run --expect-workers`")
@@ -155,9 +158,9 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "scenarios":
-        return _list_scenarios(args.catalog)
     try:
+        if args.command == "scenarios":
+            return _list_scenarios(args.catalog)
         plans = plans_from_args(args)
         if args.command == "worker" and len(plans) != 1:
             raise ScenarioError("a worker runs one repetition: give --repetition")
@@ -168,8 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "worker":
             return run_worker(plans[0], args)
         ok = True
+        spread = _spread_flags(args)
         for plan in plans:
-            spread = _spread_flags(args)
             summary = run_plan(plan, reporter, spread, rows_here=args.expect_workers is None)
             reporter.summary(summary)
             if args.db:
@@ -184,7 +187,9 @@ def plans_from_args(args: argparse.Namespace) -> list[LoadPlan]:
         args.scenario, args.profile, catalog=args.catalog, overrides=parse_overrides(args.overrides)
     )
     repetitions = _repetitions(scenario, args.repetition)
-    series_id = args.series_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    series_id = args.series_id or (
+        f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"  # unique per invocation
+    )
     work_dir = args.work_dir or get_pipeline_settings().work_dir
     workers = _workers(args)
     plans = []

@@ -142,6 +142,8 @@ class MetricStore:
         suffix = Path(path).suffix.lower()
         if suffix not in (".csv", ".parquet"):
             raise StoreError(f"export to .csv or .parquet, not {path}")
+        if run_ids is not None and relation == "scenario_summary":
+            raise StoreError("scenario_summary has one row per series, not per run: no run_ids")
         sql = f"SELECT * FROM {relation}"  # noqa: S608 - relation is from the allowlist above
         table = (
             self.query(sql + " WHERE list_contains(?, run_id)", [list(run_ids)])

@@ -219,3 +219,13 @@ def test_a_rest_api_request_id_is_recorded_too():
     log.completed(0, at=1000.1, status_code=504, error=None, header=headers.get, body=b"")
     log.close_unfinished()
     assert log.to_table().column("gateway_request_id")[0].as_py() == "rest-1"
+
+
+def test_a_master_whose_workers_keep_their_rows_reports_consistency_unknown(tmp_path: Path):
+    plan = plan_for(tmp_path)
+    (tmp_path / LOCUST_STATS_FILE).write_text(json.dumps({"requests": 6, "failures": 0}))
+    now = datetime.now(UTC)
+    summary = summarise(plan, started_at=now, finished_at=now, rows_expected_here=False)
+    assert summary.consistent is None
+    assert summary.locust_requests == 6
+    assert summary.problems == ["rows stay with the workers: 0 of 2 files here"]
