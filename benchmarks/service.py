@@ -26,10 +26,38 @@ ROUNDS = 3
 REQUESTS_PER_ROUND = 15
 TARGET_OVERHEAD = 0.10
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = (
-    "the film was a gripping and beautiful story about a family that loses everything and "
-    "slowly finds its way back through patience humour and a great deal of stubborn love"
-).split()
+WORDS = [
+    "the",
+    "film",
+    "was",
+    "a",
+    "gripping",
+    "and",
+    "beautiful",
+    "story",
+    "about",
+    "a",
+    "family",
+    "that",
+    "loses",
+    "everything",
+    "and",
+    "slowly",
+    "finds",
+    "its",
+    "way",
+    "back",
+    "through",
+    "patience",
+    "humour",
+    "and",
+    "a",
+    "great",
+    "deal",
+    "of",
+    "stubborn",
+    "love",
+]
 
 
 def text_of_tokens(tokenizer, tokens: int) -> str:
@@ -103,8 +131,9 @@ def run() -> Section:
             f"Target: HTTP adds ≤ {TARGET_OVERHEAD:.0%} at every length.",
         ]
     )
-    return Section("service", "Inference service: model load and HTTP overhead", body, passed,
-                   figures)
+    return Section(
+        "service", "Inference service: model load and HTTP overhead", body, passed, figures
+    )
 
 
 def _wait_ready(url: str, server: ChildProcess, timeout_s: float = 300) -> dict:
@@ -126,7 +155,7 @@ def _measure(model, texts: dict[int, str], url: str) -> tuple[list, dict, bool]:
     local: dict[int, list[float]] = {n: [] for n in texts}
     remote: dict[int, list[float]] = {n: [] for n in texts}
     with httpx.Client(base_url=url, timeout=30) as client:
-        for n, text in texts.items():  # warm both paths
+        for text in texts.values():  # warm both paths
             model.predict([text])
             client.post("/predict", json={"text": text}).raise_for_status()
         for _ in range(ROUNDS):

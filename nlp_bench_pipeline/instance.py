@@ -1,4 +1,4 @@
-"""The project's Dagster home: created on first use with the instance settings the pipeline needs."""
+"""The project's Dagster home, created on first use with the instance settings we need."""
 
 from __future__ import annotations
 

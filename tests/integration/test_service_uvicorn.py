@@ -53,8 +53,12 @@ def start_service(tmp_path: Path) -> Iterator:
             "service",
             python_command("-m", "inference_service", "--port", str(port)),
             owner=owner,
-            env={"NLP_BENCH_MODEL": "tiny", "NLP_BENCH_THREADS": "1",
-                 "NLP_BENCH_ENVIRONMENT_ID": "pod-a", **env},
+            env={
+                "NLP_BENCH_MODEL": "tiny",
+                "NLP_BENCH_THREADS": "1",
+                "NLP_BENCH_ENVIRONMENT_ID": "pod-a",
+                **env,
+            },
             log_dir=tmp_path,
             cwd=ROOT,
         )
@@ -99,12 +103,16 @@ def test_log_lines_are_json_with_environment_and_digest(start_service) -> None:
     service = start_service()
     service.wait_ready()
     service.process.stop()
-    lines = [json.loads(line) for line in service.process.log_path.read_text().splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line)
+        for line in service.process.log_path.read_text().splitlines()
+        if line.startswith("{")
+    ]
     assert lines, service.process.log_path.read_text()
     assert all(entry["environment_id"] == "pod-a" for entry in lines)
     ready = [e for e in lines if e["message"] == "model ready"]
-    assert ready and ready[0]["model_digest"].startswith("sha256:")
+    assert ready
+    assert ready[0]["model_digest"].startswith("sha256:")
 
 
 def test_crash_fault_kills_the_process_on_the_nth_request(start_service) -> None:

@@ -1,4 +1,4 @@
-"""The Lambda entry point, driven with API Gateway v1, v2 and function-URL events (AWS's formats)."""
+"""The Lambda entry point, driven with API Gateway v1, v2 and function-URL events."""
 
 from __future__ import annotations
 
