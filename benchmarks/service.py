@@ -26,38 +26,11 @@ ROUNDS = 3
 REQUESTS_PER_ROUND = 15
 TARGET_OVERHEAD = 0.10
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = [
-    "the",
-    "film",
-    "was",
-    "a",
-    "gripping",
-    "and",
-    "beautiful",
-    "story",
-    "about",
-    "a",
-    "family",
-    "that",
-    "loses",
-    "everything",
-    "and",
-    "slowly",
-    "finds",
-    "its",
-    "way",
-    "back",
-    "through",
-    "patience",
-    "humour",
-    "and",
-    "a",
-    "great",
-    "deal",
-    "of",
-    "stubborn",
-    "love",
-]
+SENTENCE = (
+    "the film was a gripping and beautiful story about a family that loses everything and "
+    "slowly finds its way back through patience humour and a great deal of stubborn love"
+)
+WORDS = SENTENCE.split()
 
 
 def text_of_tokens(tokenizer, tokens: int) -> str:
