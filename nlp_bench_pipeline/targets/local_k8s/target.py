@@ -9,18 +9,15 @@ then the Service answers 503, which is what a cold deployment looks like to a cl
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-import uvloop
+from typing import TypeVar
 
 from nlp_bench_pipeline.settings import get_pipeline_settings
+from nlp_bench_pipeline.targets.background import BackgroundLoop
 from nlp_bench_pipeline.targets.base import (
     DeployedContext,
     Deployment,
@@ -40,42 +37,6 @@ T = TypeVar("T")
 READY_POLL_S = 0.05
 
 
-class _LoopThread:
-    """A uvloop event loop on a daemon thread; synchronous callers hand it coroutines."""
-
-    def __init__(self, name: str) -> None:
-        self.loop = uvloop.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
-
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a plain function on the loop, so it sees the platform's state between steps."""
-
-        async def invoke() -> T:
-            return fn(*args)
-
-        return self.run(invoke())
-
-    def close(self) -> None:
-        self.run(self._finish())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
-
-    @staticmethod
-    async def _finish() -> None:
-        """Cancel what is left (a client connection's last forward) and join worker threads."""
-        current = asyncio.current_task()
-        leftover = [t for t in asyncio.all_tasks() if t is not current]
-        for task in leftover:
-            task.cancel()
-        await asyncio.gather(*leftover, return_exceptions=True)
-        await asyncio.get_running_loop().shutdown_default_executor()
-
-
 class LocalK8sTarget(DeployedContext):
     """N uvicorn pods behind a Service, with probes, an HPA, nodes and rolling updates.
 
@@ -91,7 +52,7 @@ class LocalK8sTarget(DeployedContext):
         self._events = EventLog(self.name)
         self._samples = SampleLog()
         self._lock = threading.RLock()
-        self._loop: _LoopThread | None = None
+        self._loop: BackgroundLoop | None = None
         self._cluster: Cluster | None = None
         self._deployment: Deployment | None = None
 
@@ -153,7 +114,7 @@ class LocalK8sTarget(DeployedContext):
             self._cluster = self._loop = self._deployment = None
             try:
                 grace = cluster.config.termination_grace_period_s
-                loop.run(cluster.stop(), timeout_s=grace + 30.0)
+                loop.run(cluster.stop(), timeout=grace + 30.0)
             finally:
                 loop.close()
                 kill_owned(cluster.deployment_id)
@@ -168,7 +129,7 @@ class LocalK8sTarget(DeployedContext):
     def _create(self, spec: DeploymentSpec, config: LocalK8sConfig) -> Deployment:
         deployment_id = f"local-k8s-{uuid.uuid4().hex[:8]}"
         log_dir = self.work_dir / deployment_id
-        loop = _LoopThread(f"local-k8s-{deployment_id}")
+        loop = BackgroundLoop(f"local-k8s-{deployment_id}")
 
         async def start() -> Cluster:
             cluster = Cluster(deployment_id, spec, config, self._events, self._samples, log_dir)
@@ -196,7 +157,7 @@ class LocalK8sTarget(DeployedContext):
         )
         return self._deployment
 
-    def _live(self) -> tuple[Cluster, _LoopThread]:
+    def _live(self) -> tuple[Cluster, BackgroundLoop]:
         if self._cluster is None or self._loop is None:
             raise RuntimeError("nothing is deployed")
         return self._cluster, self._loop

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_bench_pipeline.settings import get_pipeline_settings
+from nlp_bench_pipeline.targets.background import BackgroundLoop
 from nlp_bench_pipeline.targets.base import (
     DeployedContext,
     Deployment,
@@ -28,7 +29,6 @@ from nlp_bench_pipeline.targets.base import (
 )
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare, lambda_cores
 from nlp_bench_pipeline.targets.events import EventLog, SampleLog
-from nlp_bench_pipeline.targets.local_lambda.background import BackgroundLoop
 from nlp_bench_pipeline.targets.local_lambda.config import (
     HostCapacity,
     LocalLambdaConfig,
@@ -128,7 +128,7 @@ class LocalLambdaTarget(DeployedContext):
         platform = self._platform
         if platform is None:
             return []
-        return platform.loop.run(_call(platform.pool.environments), timeout=10)
+        return platform.loop.call(platform.pool.environments, timeout=10)
 
     def _start(self, spec: DeploymentSpec) -> Deployment:
         if spec.target != self.name:
@@ -153,8 +153,8 @@ class LocalLambdaTarget(DeployedContext):
         )
         sampler = ResourceSampler(self.name, self._samples, self.sample_interval_s)
         loop = BackgroundLoop(f"local-lambda-{owner}")
-        pool = loop.run(_call(ExecutionEnvironmentPool, function, limits, self._events, sampler))
-        gateway = loop.run(_call(ApiGateway, pool, config, limits, self._events, self.port))
+        pool = loop.call(ExecutionEnvironmentPool, function, limits, self._events, sampler)
+        gateway = loop.call(ApiGateway, pool, config, limits, self._events, self.port)
         platform = _Platform(owner, loop, pool, gateway, sampler, quotas)
         self._platform = platform
         try:
@@ -177,11 +177,6 @@ class LocalLambdaTarget(DeployedContext):
         platform, self._platform, self._deployment = self._platform, None, None
         if platform is not None:
             platform.stop()
-
-
-async def _call(function: Any, *args: Any) -> Any:
-    """Run a plain callable on the loop (asyncio objects must be created there)."""
-    return function(*args)
 
 
 def _details(
