@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from nlp_bench_pipeline.loadgen.launch import LoadgenLaunch, loadgen_launch
 from nlp_bench_pipeline.loadgen.plan import SUMMARY_FILE
 from nlp_bench_pipeline.loadgen.results import RunSummary
+from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 from nlp_bench_pipeline.plan import BenchmarkPlan, Cell
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.ingest import IngestReport
@@ -91,10 +92,14 @@ def run_cell(
     spec = plan.deployment_spec(
         cell.target, platform=platform_preset(cell.target, plan.profile), **(spec_overrides or {})
     )
-    overrides = {"repetitions": plan.effective_repetitions, **(loadgen_overrides or {})}
+    overrides = dict(loadgen_overrides or {})
+    if plan.repetitions:
+        overrides["repetitions"] = plan.repetitions
+    # Resolved here first: a bad scenario fails before any platform starts.
+    repetitions = load_scenario(cell.scenario, plan.profile, overrides=overrides).repetitions
     results = []
-    for repetition in range(plan.effective_repetitions):
-        tag = f"{cell} repetition {repetition + 1}/{plan.effective_repetitions}"
+    for repetition in range(repetitions):
+        tag = f"{cell} repetition {repetition + 1}/{repetitions}"
         started_at = utcnow() - EVENT_MARGIN
         progress(f"{tag}: deploying {cell.target}")
         with target.deployed(spec) as deployment:

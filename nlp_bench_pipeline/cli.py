@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_bench_pipeline.instance import ensure_dagster_home
+from nlp_bench_pipeline.loadgen.scenarios import PROFILES
 from nlp_bench_pipeline.settings import PROJECT_ROOT, get_pipeline_settings
 from nlp_bench_pipeline.targets.processes import ChildProcess, python_command
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     bench = sub.add_parser("bench", help="materialise the whole pipeline, then print a summary")
-    bench.add_argument("--profile", choices=["quick", "full"], help="default NLP_BENCH_PROFILE")
+    bench.add_argument("--profile", choices=PROFILES, help="default NLP_BENCH_PROFILE")
     bench.add_argument("--targets", help="comma-separated; default NLP_BENCH_TARGETS")
     bench.add_argument("--scenarios", help="comma-separated; default NLP_BENCH_SCENARIOS")
     bench.add_argument("--model", help="an NLP_BENCH_MODEL value; default synthetic")

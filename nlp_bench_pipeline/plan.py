@@ -7,16 +7,16 @@ build a :class:`BenchmarkPlan` and ask it for cells and deployment specs.
 from __future__ import annotations
 
 from itertools import product
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nlp_bench_pipeline.loadgen.scenarios import SCENARIO_NAMES, Profile
 from nlp_bench_pipeline.targets.base import DeploymentSpec, ResourceQuantity, TargetName
 
 ALL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s", "aws-lambda", "aws-eks")
 LOCAL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s")
-ALL_SCENARIOS = ("warm_steady", "ramp", "burst", "cold_start", "soak")
-Profile = Literal["quick", "full"]
+ALL_SCENARIOS = SCENARIO_NAMES
 
 
 class Cell(BaseModel):
@@ -42,10 +42,12 @@ class BenchmarkPlan(BaseModel):
     scenarios: list[str] = Field(
         default_factory=lambda: list(ALL_SCENARIOS), description="enabled scenarios"
     )
-    profile: Profile = Field("quick", description="quick: short timers; full: the real thing")
+    profile: Profile = Field(
+        "quick", description="smoke: seconds (tests); quick: short timers; full: the real thing"
+    )
     model: str = Field("synthetic", description="an NLP_BENCH_MODEL value")
     repetitions: int | None = Field(
-        None, ge=1, le=20, description="runs per cell; default 1 (quick) or 3 (full)"
+        None, ge=1, le=20, description="runs per cell; default: the scenario's own (full: 3)"
     )
     lambda_memory_mb: int = Field(1769, ge=128, le=10240, description="Lambda memory size")
     pod_cpu: float = Field(1.0, gt=0, description="CPU request = limit per pod, in cores")
@@ -77,10 +79,6 @@ class BenchmarkPlan(BaseModel):
         if self.min_replicas > self.max_replicas:
             raise ValueError("min_replicas exceeds max_replicas")
         return self
-
-    @property
-    def effective_repetitions(self) -> int:
-        return self.repetitions or (1 if self.profile == "quick" else 3)
 
     def cells(self) -> list[Cell]:
         """Every enabled (target, scenario), in the order ``make bench`` runs them."""

@@ -32,7 +32,7 @@ class PipelineSettings(BaseSettings):
         PROJECT_ROOT / "data" / "work",
         description="run directories: load-generator Parquet files, platform process logs",
     )
-    profile: Literal["quick", "full"] = Field("quick", description="benchmark profile")
+    profile: Literal["smoke", "quick", "full"] = Field("quick", description="benchmark profile")
     targets: str = Field("local-lambda,local-k8s", description="enabled targets, comma-separated")
     scenarios: str = Field(
         "warm_steady,ramp,burst,cold_start,soak", description="enabled scenarios, comma-separated"

@@ -21,8 +21,10 @@ from nlp_bench_pipeline.loadgen.schedule import ArrivalSchedule, PhaseName, Segm
 
 BUILTIN_CATALOG = Path(__file__).with_name("scenarios.yaml")
 SCENARIO_NAMES = ("warm_steady", "ramp", "burst", "cold_start", "soak")
-PROFILES = ("quick", "full")
-Profile = Literal["quick", "full"]
+# smoke: seconds per scenario, for tests and CI; quick: minutes for the whole benchmark on a
+# laptop; full: the real thing, on a quiet machine or real AWS.
+PROFILES = ("smoke", "quick", "full")
+Profile = Literal["smoke", "quick", "full"]
 
 
 class ScenarioError(ValueError):

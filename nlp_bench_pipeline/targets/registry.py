@@ -36,11 +36,12 @@ def create_target(name: TargetName, *, work_dir: Path, aws_credentials: bool) ->
 
 
 def platform_preset(name: TargetName, profile: str) -> dict[str, Any]:
-    """The platform knobs a profile implies for a target (quick shortens timers)."""
+    """The platform knobs a profile implies for a target: smoke and quick shorten timers."""
+    short = profile in ("smoke", "quick")
     if name == "local-lambda":
         from nlp_bench_pipeline.targets.local_lambda import preset
 
-        return preset(profile)
+        return preset("quick" if short else "full")
     if name == "local-k8s":
-        return {"preset": "quick"} if profile == "quick" else {}
+        return {"preset": "quick"} if short else {}
     return {}

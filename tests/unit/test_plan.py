@@ -14,8 +14,7 @@ def test_default_plan_covers_both_local_targets_and_every_scenario() -> None:
     assert len(cells) == 2 * len(ALL_SCENARIOS)
     assert cells[0] == Cell(target="local-lambda", scenario="warm_steady")
     assert plan.profile == "quick"
-    assert plan.effective_repetitions == 1
-    assert BenchmarkPlan(profile="full").effective_repetitions == 3
+    assert plan.repetitions is None
 
 
 def test_unknown_scenario_is_rejected_with_the_choices() -> None:

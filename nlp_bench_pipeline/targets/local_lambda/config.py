@@ -28,7 +28,7 @@ ACCOUNT_ID = "123456789012"  # the placeholder account AWS's own documentation u
 
 # The quick profile shortens waits that only cost wall-clock time; timeouts and limits that shape
 # the results (integration, function and init timeouts, concurrency, scale-out) keep AWS's values.
-QUICK_PRESET: dict[str, Any] = {"idle_eviction_s": 20.0}
+QUICK_PRESET: dict[str, Any] = {"idle_eviction_s": 10.0}
 PRESETS: dict[str, dict[str, Any]] = {"full": {}, "quick": QUICK_PRESET}
 
 
