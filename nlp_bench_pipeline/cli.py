@@ -19,7 +19,7 @@ from typing import Any
 from nlp_bench_pipeline.instance import ensure_dagster_home
 from nlp_bench_pipeline.loadgen.scenarios import PROFILES
 from nlp_bench_pipeline.settings import PROJECT_ROOT, get_pipeline_settings
-from nlp_bench_pipeline.targets.processes import ChildProcess, python_command
+from nlp_bench_pipeline.targets.processes import OWNER_ENV, ChildProcess, python_command
 
 UI_OWNER = "nlp-bench-ui"
 
@@ -219,21 +219,21 @@ def ui(port: int) -> int:
             "-p",
             str(port),
         ),
-        owner=UI_OWNER,
+        # Started by a supervisor (the browser test), keep its tag: its orphan scan then sees
+        # dagster dev's webserver, daemon and code servers too.
+        owner=os.environ.get(OWNER_ENV, UI_OWNER),
         log_dir=None,
         cwd=PROJECT_ROOT,
     )
     print(f"Dagster UI: http://127.0.0.1:{port}  (home {home}; Ctrl-C stops it)", flush=True)
 
-    def stop(*_: object) -> None:
-        dagster_dev.stop(grace_s=10)
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
+    # SIGTERM takes the Ctrl-C path. A handler that stopped the child itself would run inside
+    # popen.wait(), whose waitpid lock it cannot take, and so sat out both of stop's timeouts.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return dagster_dev.popen.wait()
     except KeyboardInterrupt:
-        stop()
+        dagster_dev.stop(grace_s=10)
         return 0
 
 
