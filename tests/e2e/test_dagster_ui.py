@@ -1,0 +1,332 @@
+"""The Dagster UI as a person sees it: the asset graph and a materialised asset's metadata.
+
+Everything is real: two assets materialised by ``dagster asset materialize`` into a temporary
+``DAGSTER_HOME``, ``nlp-bench ui`` (``dagster dev``) on a free loopback port, and headless
+Chromium driven by chromedriver. Screenshots land in ``test-artifacts/dagster-ui/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+import psutil
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from nlp_bench_pipeline.instance import ensure_dagster_home
+from nlp_bench_pipeline.targets.processes import (
+    OWNER_ENV,
+    ChildProcess,
+    free_port,
+    kill_owned,
+    owned_processes,
+    python_command,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "dagster-ui"
+ENSURE_CHROMIUM = ROOT / "scripts" / "ensure-chromium.sh"
+CANNOT_INSTALL = 2  # ensure-chromium.sh: no apt-get, or no way to become root
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# --disable-background-networking and friends: this machine refuses outside connections, and
+# Chromium's own update, sync and component traffic would otherwise stall or spam the log.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1920,1200",
+)
+
+MATERIALISED = ("model_artifact", "service_image")
+ASSETS = (
+    *MATERIALISED,
+    "deployment",
+    "load_test_run",
+    "run_summary",
+    "platform_metrics",
+)
+# One process does both steps: the default multiprocess executor adds a Python start per step.
+IN_PROCESS_RUN = {"execution": {"config": {"in_process": {}}}}
+
+# Bounds sized for a 2-core CI machine that imports torch while dagster dev starts.
+MATERIALISE_TIMEOUT_S = 240
+SERVER_TIMEOUT_S = 120
+PAGE_TIMEOUT_S = 60
+COMMUNITY_DIALOG_TIMEOUT_S = 20
+STOP_GRACE_S = 20
+EXIT_TIMEOUT_S = 5
+
+
+# --------------------------------------------------------------------------- the Dagster side
+
+
+@pytest.fixture(scope="module")
+def owner() -> str:
+    """One tag on every process this module starts, browser included, for the orphan scan."""
+    return f"e2e-dagster-ui-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh instance, database and work directory, so the test never sees a user's runs.
+
+    ``DOCKER_HOST`` points at a socket that does not exist: ``service_image`` then records its
+    build context only, quickly, whether or not this machine runs a Docker engine.
+    """
+    tmp = tmp_path_factory.mktemp("dagster-ui")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
+        env.setenv("NLP_BENCH_DB", str(tmp / "nlp_bench.duckdb"))
+        env.setenv("NLP_BENCH_WORK_DIR", str(tmp / "work"))
+        env.setenv("NLP_BENCH_MODEL", "tiny")
+        env.setenv("DOCKER_HOST", f"unix://{tmp / 'no-docker.sock'}")
+        home = ensure_dagster_home()
+        create_instance_storage()
+        yield home
+
+
+def create_instance_storage() -> None:
+    """Migrate the instance's SQLite storage once, before two processes open it together.
+
+    On an empty home, ``dagster asset materialize`` and ``dagster dev`` started at once both ran
+    the migrations and left the code server failing with "more than one head present".
+    """
+    with dg.DagsterInstance.get():
+        pass
+
+
+@pytest.fixture(scope="module")
+def ui_url(dagster_home: Path, owner: str) -> Iterator[str]:
+    """``nlp-bench ui`` serving an instance where ``MATERIALISED`` have one materialisation each.
+
+    The materialisation runs while the webserver starts (both take ~15 s on 2 cores). Teardown
+    stops the UI's process group and then requires that no process carrying ``owner`` is left.
+    """
+    logs = dagster_home.parent / "logs"
+    port = free_port()
+    materialise = ChildProcess.start(
+        "materialize",
+        python_command(
+            *("-m", "dagster", "asset", "materialize", "-m", "nlp_bench_pipeline.definitions"),
+            *("--select", ",".join(MATERIALISED), "--config-json", json.dumps(IN_PROCESS_RUN)),
+        ),
+        owner=owner,
+        log_dir=logs,
+        cwd=ROOT,
+    )
+    ui = ChildProcess.start(
+        "ui",
+        python_command("-m", "nlp_bench_pipeline.cli", "ui", "--port", str(port)),
+        owner=owner,
+        log_dir=logs,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_materialisation(materialise)
+        wait_for_webserver(ui, url)
+        yield url
+    finally:
+        materialise.stop()
+        ui.stop(grace_s=STOP_GRACE_S)
+        assert_nothing_left(owner)
+
+
+def wait_for_materialisation(materialise: ChildProcess) -> None:
+    try:
+        returncode = materialise.popen.wait(timeout=MATERIALISE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(
+            f"dagster asset materialize still running after {MATERIALISE_TIMEOUT_S} s:\n"
+            + materialise.log_tail(40)
+        )
+    if returncode != 0:
+        pytest.fail(f"dagster asset materialize exited {returncode}:\n{materialise.log_tail(40)}")
+
+
+def wait_for_webserver(ui: ChildProcess, url: str) -> None:
+    """Poll ``/server_info`` until it answers; fail with the UI's output if it never does."""
+    deadline = time.monotonic() + SERVER_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not ui.alive():
+            pytest.fail(f"nlp-bench ui exited {ui.returncode} before serving:\n{ui.log_tail(40)}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    pytest.fail(f"no Dagster webserver at {url} after {SERVER_TIMEOUT_S} s:\n{ui.log_tail(40)}")
+
+
+def assert_nothing_left(owner: str) -> None:
+    """Every tagged process gone (a short wait for ones already signalled), else kill and fail.
+
+    ``dagster dev`` has been seen to ignore SIGTERM and leave its webserver, daemon and code
+    servers behind; they inherit ``NLP_BENCH_OWNER``, so this scan finds them even re-parented.
+    """
+    deadline = time.monotonic() + EXIT_TIMEOUT_S
+    while (left := owned_processes(owner)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    described = [describe(proc) for proc in left]
+    kill_owned(owner)
+    assert not described, "processes left after the UI stopped:\n" + "\n".join(described)
+
+
+def describe(proc: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error):
+        return f"{proc.pid}: {' '.join(proc.cmdline())[:200]}"
+    return f"{proc.pid}: (gone)"
+
+
+def recorded_metadata(asset: str) -> dict[str, Any]:
+    """The metadata of ``asset``'s latest materialisation, as the instance stored it."""
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    assert event is not None, f"{asset} was never materialised"
+    materialisation = event.asset_materialization
+    assert materialisation is not None
+    return {key: entry.value for key, entry in materialisation.metadata.items()}
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="module")
+def chromium() -> None:
+    """Chromium and chromedriver, installed by the project's script where they are missing.
+
+    Skips only where they are missing and this machine cannot install them; an install that
+    could run but failed is a failure.
+    """
+    result = subprocess.run(
+        [str(ENSURE_CHROMIUM)], capture_output=True, text=True, timeout=240, check=False
+    )
+    if result.returncode == CANNOT_INSTALL:
+        pytest.skip(f"no Chromium and no way to install it: {result.stderr.strip()}")
+    assert result.returncode == 0, f"{ENSURE_CHROMIUM.name} failed:\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def browser(
+    chromium: None, ui_url: str, owner: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium on a fresh profile, with Dagster's community dialog already skipped."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    # chromedriver passes its environment on to Chromium: the orphan scan covers the browser.
+    service = Service(CHROMEDRIVER, env={**os.environ, OWNER_ENV: owner})
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        driver.get(ui_url)
+        skip_community_dialog(driver)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def skip_community_dialog(driver: webdriver.Chrome) -> None:
+    """Press Skip on "Join the Dagster community", which covers the first page of a new home.
+
+    It opens about a second after the page asks the server whether to show it; where a later
+    Dagster shows none, there is nothing to press.
+    """
+    skip = (By.XPATH, "//button[normalize-space()='Skip']")
+    try:
+        WebDriverWait(driver, COMMUNITY_DIALOG_TIMEOUT_S).until(
+            EC.element_to_be_clickable(skip)
+        ).click()
+    except TimeoutException:
+        return
+    WebDriverWait(driver, PAGE_TIMEOUT_S).until(EC.invisibility_of_element_located(skip))
+
+
+def visible(driver: webdriver.Chrome, xpath: str) -> WebElement:
+    return WebDriverWait(driver, PAGE_TIMEOUT_S).until(
+        EC.visibility_of_element_located((By.XPATH, xpath))
+    )
+
+
+def graph_node(name: str) -> str:
+    """A node of the lineage graph (drawn as HTML inside the graph's SVG) labelled ``name``."""
+    return f"//*[local-name()='foreignObject']//*[normalize-space(text())='{name}']"
+
+
+def text_containing(text: str) -> str:
+    return f"//*[text()[contains(., '{text}')]]"
+
+
+@contextlib.contextmanager
+def screenshot(driver: webdriver.Chrome, name: str) -> Iterator[None]:
+    """Save what the page shows at the end, passed or failed: the evidence CI keeps."""
+    try:
+        yield
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def show(driver: webdriver.Chrome, element: WebElement) -> None:
+    """Scroll ``element`` to the middle of its scrolling panel, for the screenshot."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def test_asset_graph_shows_every_asset(browser: webdriver.Chrome, ui_url: str) -> None:
+    browser.get(f"{ui_url}/asset-groups")
+    with screenshot(browser, "asset-graph"):
+        # The global lineage opens with each group collapsed to one node; ⌥E expands them all
+        # (the shortcut the graph's own menu advertises), once the groups are drawn.
+        visible(browser, graph_node("build"))
+        ActionChains(browser).key_down(Keys.ALT).send_keys("e").key_up(Keys.ALT).perform()
+        for asset in ASSETS:
+            visible(browser, graph_node(asset))
+
+
+def test_model_artifact_page_shows_the_recorded_digest(
+    browser: webdriver.Chrome, ui_url: str
+) -> None:
+    recorded = recorded_metadata("model_artifact")
+    assert recorded["digest"].startswith("sha256:")
+    browser.get(f"{ui_url}/assets/model_artifact")
+    with screenshot(browser, "model_artifact"):
+        show(browser, visible(browser, text_containing(recorded["digest"])))
+        visible(browser, text_containing("tiny-distilbert"))
+
+
+def test_service_image_page_says_context_only_without_docker(
+    browser: webdriver.Chrome, ui_url: str
+) -> None:
+    browser.get(f"{ui_url}/assets/service_image")
+    with screenshot(browser, "service_image"):
+        show(browser, visible(browser, text_containing("no Docker engine: context only")))
