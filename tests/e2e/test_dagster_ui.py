@@ -131,32 +131,31 @@ def ui_url(dagster_home: Path, owner: str) -> Iterator[str]:
     """
     logs = dagster_home.parent / "logs"
     port = free_port()
-    materialise = ChildProcess.start(
-        "materialize",
-        python_command(
-            *("-m", "dagster", "asset", "materialize", "-m", "nlp_bench_pipeline.definitions"),
-            *("--select", ",".join(MATERIALISED), "--config-json", json.dumps(IN_PROCESS_RUN)),
-        ),
-        owner=owner,
-        log_dir=logs,
-        cwd=ROOT,
-    )
-    ui = ChildProcess.start(
-        "ui",
-        python_command("-m", "nlp_bench_pipeline.cli", "ui", "--port", str(port)),
-        owner=owner,
-        log_dir=logs,
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with contextlib.ExitStack() as teardown:  # runs last to first: UI, materialise, the scan
+        teardown.callback(assert_nothing_left, owner)
+        materialise = ChildProcess.start(
+            "materialize",
+            python_command(
+                *("-m", "dagster", "asset", "materialize", "-m", "nlp_bench_pipeline.definitions"),
+                *("--select", ",".join(MATERIALISED), "--config-json", json.dumps(IN_PROCESS_RUN)),
+            ),
+            owner=owner,
+            log_dir=logs,
+            cwd=ROOT,
+        )
+        teardown.callback(materialise.stop)
+        ui = ChildProcess.start(
+            "ui",
+            python_command("-m", "nlp_bench_pipeline.cli", "ui", "--port", str(port)),
+            owner=owner,
+            log_dir=logs,
+            cwd=ROOT,
+        )
+        teardown.callback(ui.stop, grace_s=STOP_GRACE_S)
+        url = f"http://127.0.0.1:{port}"
         wait_for_materialisation(materialise)
         wait_for_webserver(ui, url)
         yield url
-    finally:
-        materialise.stop()
-        ui.stop(grace_s=STOP_GRACE_S)
-        assert_nothing_left(owner)
 
 
 def wait_for_materialisation(materialise: ChildProcess) -> None:
