@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ from nlp_bench_pipeline.targets.processes import (
     OWNER_ENV,
     ChildProcess,
     free_port,
-    kill_owned,
     owned_processes,
     python_command,
 )
@@ -184,23 +183,40 @@ def wait_for_webserver(ui: ChildProcess, url: str) -> None:
 
 
 def assert_nothing_left(owner: str) -> None:
-    """Every tagged process gone (a short wait for ones already signalled), else kill and fail.
+    """No process carrying ``owner`` may outlive the UI's stop.
 
     ``dagster dev`` has been seen to ignore SIGTERM and leave its webserver, daemon and code
     servers behind; they inherit ``NLP_BENCH_OWNER``, so this scan finds them even re-parented.
     """
+    assert_gone(lambda: owned_processes(owner), "processes left after the UI stopped")
+
+
+def assert_gone(find: Callable[[], list[psutil.Process]], what: str) -> None:
+    """Fail, after killing them, if processes ``find`` sees outlive a short grace to exit."""
     deadline = time.monotonic() + EXIT_TIMEOUT_S
-    while (left := owned_processes(owner)) and time.monotonic() < deadline:
+    while (left := find()) and time.monotonic() < deadline:
         time.sleep(0.2)
     described = [describe(proc) for proc in left]
-    kill_owned(owner)
-    assert not described, "processes left after the UI stopped:\n" + "\n".join(described)
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    assert not described, f"{what}:\n" + "\n".join(described)
 
 
 def describe(proc: psutil.Process) -> str:
     with contextlib.suppress(psutil.Error):
         return f"{proc.pid}: {' '.join(proc.cmdline())[:200]}"
     return f"{proc.pid}: (gone)"
+
+
+def process_group(pgid: int) -> list[psutil.Process]:
+    """Live processes in process group ``pgid``."""
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+    return found
 
 
 def recorded_metadata(asset: str) -> dict[str, Any]:
@@ -241,15 +257,23 @@ def browser(
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    # chromedriver passes its environment on to Chromium: the orphan scan covers the browser.
-    service = Service(CHROMEDRIVER, env={**os.environ, OWNER_ENV: owner})
+    # The owner tag reaches chromedriver, Chromium's main process and its crash handlers (which
+    # leave the group, so only the tag finds them). Chromium starts its zygote, GPU, network and
+    # renderer processes without it; those stay in chromedriver's own process group.
+    service = Service(
+        CHROMEDRIVER,
+        env={**os.environ, OWNER_ENV: owner},
+        popen_kw={"start_new_session": True},
+    )
     driver = webdriver.Chrome(options=options, service=service)
+    group = service.process.pid
     try:
         driver.get(ui_url)
         skip_community_dialog(driver)
         yield driver
     finally:
         driver.quit()
+        assert_gone(lambda: process_group(group), "browser processes left after quit")
 
 
 def skip_community_dialog(driver: webdriver.Chrome) -> None:
