@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from nlp_bench_pipeline.loadgen.launch import LoadgenLaunch, loadgen_launch
@@ -28,6 +30,7 @@ from nlp_bench_pipeline.store.ingest import IngestReport
 from nlp_bench_pipeline.store.records import RunRecord
 from nlp_bench_pipeline.targets.base import Deployment, Target, utcnow
 from nlp_bench_pipeline.targets.registry import platform_preset
+from nlp_bench_pipeline.targets.verification import first_success
 
 Launcher = Callable[[LoadgenLaunch], RunSummary]
 Progress = Callable[[str], None]
@@ -100,10 +103,14 @@ def run_cell(
     results = []
     for repetition in range(repetitions):
         tag = f"{cell} repetition {repetition + 1}/{repetitions}"
-        started_at = utcnow() - EVENT_MARGIN
         progress(f"{tag}: deploying {cell.target}")
+        started_at = utcnow() - EVENT_MARGIN
+        warming: dict[str, Any] = {}
         with target.deployed(spec) as deployment:
-            progress(f"{tag}: deployed at {deployment.endpoint}; load test with warm-up starts")
+            if cell.scenario != "cold_start":  # cold_start measures from the bare deploy
+                progress(f"{tag}: warming {deployment.endpoint}")
+                warming = warm(target)
+            progress(f"{tag}: load test (warm-up phase first) against {deployment.endpoint}")
             request = loadgen_launch(
                 host=deployment.endpoint,
                 scenario=cell.scenario,
@@ -122,7 +129,7 @@ def run_cell(
         record = RunRecord.from_summary(
             summary,
             target=cell.target,
-            host={"deployment": deployment.details},
+            host={"deployment": deployment.details, "warming": warming},
             **provenance.model_dump(),
         )
         report: IngestReport = store.ingest_run(
@@ -135,6 +142,26 @@ def run_cell(
         )
     rows = store.summary_rows([r.record.run_id for r in results])
     return CellResult(cell=cell, series_id=series_id, repetitions=results, summary_rows=rows)
+
+
+def warm(target: Target, timeout_s: float = 300) -> dict[str, Any]:
+    """Minimum capacity ready (pods), then one prediction served (a Lambda environment warm).
+
+    A warm scenario must not measure the platform's first cold start; on a slow host a local
+    Lambda cold start can outlast the scenario's own warm-up phase. The warming request is not
+    a row of the run, but its platform events are, so what it was is returned for the record.
+    """
+    started = time.monotonic()
+    deployment = target.wait_ready(timeout_s)
+    with httpx.Client(base_url=deployment.endpoint, timeout=60) as client:
+        response, latency_ms, before = first_success(client, timeout_s=timeout_s)
+    return {
+        "environment_id": response.headers.get("x-nlp-bench-environment-id"),
+        "cold_start_header": response.headers.get("x-nlp-bench-cold-start") == "1",
+        "latency_ms": round(latency_ms, 3),
+        "seconds": round(time.monotonic() - started, 3),
+        "responses_before": dict(before),
+    }
 
 
 def subprocess_launcher(progress: Progress = print) -> Launcher:

@@ -46,13 +46,19 @@ FROM read_parquet($files)
 #
 # By id, when the platform says so: a gateway `timeout` event with `waited_on_init` names the
 # request by the gateway's request id, which the runner records from the response header.
+# The gateway answered before the environment did, so the row has no environment id: it is
+# taken from the event, so the request counts against the environment whose init it waited on.
 MARK_COLD_BY_GATEWAY_ID = """
-UPDATE requests SET cold_start = true
-WHERE run_id = $run_id AND NOT cold_start AND gateway_request_id IN (
-    SELECT detail->>'$.gateway_request_id' FROM platform_events
+UPDATE requests
+SET cold_start = true, environment_id = coalesce(requests.environment_id, waited.environment_id)
+FROM (
+    SELECT detail->>'$.gateway_request_id' AS gateway_request_id, environment_id
+    FROM platform_events
     WHERE run_id = $run_id AND kind = 'timeout' AND detail->>'$.scope' = 'gateway'
       AND CAST(detail->>'$.waited_on_init' AS BOOLEAN)
-)
+) AS waited
+WHERE requests.run_id = $run_id AND NOT requests.cold_start
+  AND requests.gateway_request_id = waited.gateway_request_id
 """
 
 # By time, for requests without a gateway id (platforms whose events carry none): init windows

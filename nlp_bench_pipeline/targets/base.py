@@ -147,6 +147,14 @@ class Target(Protocol):
         """Deploy for the duration of a ``with`` block and always tear down after."""
         ...
 
+    def wait_ready(self, timeout_s: float = 300.0) -> Deployment:
+        """Block until the deployment serves at its minimum capacity.
+
+        Pods ready on Kubernetes; on Lambda ``deploy`` already initialised any provisioned
+        environments and on-demand ones are created by requests, so it returns at once.
+        """
+        ...
+
     def teardown(self) -> None:
         """Stop everything this target started; events and samples stay readable."""
         ...

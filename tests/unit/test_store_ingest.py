@@ -175,8 +175,11 @@ def test_the_gateways_own_timeout_event_marks_the_request_it_names(store, tmp_pa
     ]  # fmt: skip
     report = ingest(store, tmp_path, "lam", rows, target="local-lambda", events=events)
     assert report.cold_starts_from_events == 1
-    cold = store.query("SELECT gateway_request_id FROM requests WHERE cold_start").to_pylist()
-    assert cold == [{"gateway_request_id": "gw-1"}]
+    cold = store.query(
+        "SELECT gateway_request_id, environment_id FROM requests WHERE cold_start"
+    ).to_pylist()
+    # The environment it waited on comes from the event: the gateway answered without one.
+    assert cold == [{"gateway_request_id": "gw-1", "environment_id": "e1"}]
 
 
 def test_each_init_is_credited_to_one_waiting_request(store, tmp_path):

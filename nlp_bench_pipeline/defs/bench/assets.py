@@ -88,12 +88,12 @@ def load_test_run(
         target,
         MetricStore(duckdb.database),
         launch=pipes_launcher(context, pipes_subprocess_client),
-        series_id=context.run_id,
+        series_id=context.run.run_id,
         provenance=Provenance(
             model_digest=latest_data_version(context, "model_artifact"),
             image_digest=latest_data_version(context, "service_image"),
             code_version=CODE_VERSION,
-            dagster_run_id=context.run_id,
+            dagster_run_id=context.run.run_id,
         ),
         progress=context.log.info,
     )

@@ -52,8 +52,11 @@ def deployment(
             "endpoint": check.deployment.endpoint if name not in LOCAL_TARGETS else "torn down",
             "profile": plan.profile,
             "seconds_to_first_success": dg.MetadataValue.float(check.seconds_to_first_success),
+            "seconds_to_ready": dg.MetadataValue.float(check.seconds_to_ready),
             "first_request_ms": dg.MetadataValue.float(check.first_latency_ms),
-            "first_request_cold": check.first_cold_start,
+            # On Kubernetes the header is 1 too (a pod's first request) but nothing waited:
+            # readiness kept traffic away until the model was loaded.
+            "first_response_cold_header": check.first_cold_start,
             "warm_request_ms": dg.MetadataValue.float(check.warm_latency_ms),
             "attempts": check.attempts,
             "statuses_before_success": dg.MetadataValue.json(check.statuses_before_success),

@@ -113,6 +113,13 @@ class LocalLambdaTarget(DeployedContext):
             self._stop()
             return self._start(spec)
 
+    def wait_ready(self, timeout_s: float = 300.0) -> Deployment:
+        """Nothing to wait for: ``deploy`` initialised the provisioned environments, and
+        on-demand ones are created by requests (that is the cold start being measured)."""
+        if self._deployment is None:
+            raise RuntimeError("local-lambda: nothing is deployed")
+        return self._deployment
+
     def teardown(self) -> None:
         with self._lock:
             self._stop()

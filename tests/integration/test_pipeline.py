@@ -1,0 +1,276 @@
+"""The pipeline end to end: every asset materialised in-process on the tiny model, both local
+targets with the one-scenario smoke profile, then the results checked in DuckDB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import psutil
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from nlp_bench_pipeline.defs.bench.assets import load_test_run
+from nlp_bench_pipeline.defs.bench.checks import error_rate_bound, p99_slo, rows_equal_scheduled
+from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
+from nlp_bench_pipeline.defs.deploy.assets import deployment
+from nlp_bench_pipeline.defs.metrics.assets import platform_metrics, run_summary
+from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
+from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.targets.processes import OWNER_ENV
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+TINY_DIGEST = "sha256:fe44c7665d52ddba75bf39366ec5302b91004bb6875cac564cfefb736fbd5541"
+ALL = [
+    model_artifact, service_image, deployment, load_test_run, run_summary, platform_metrics,
+    rows_equal_scheduled, error_rate_bound, p99_slo,
+]
+# Mechanics under test, not the 10 s init rule (tested with the platform): a busy 2-core CI box
+# must not turn a tiny-model init into an init-timeout retry.
+PLATFORM = {"local-lambda": {"init_timeout_s": 60}}
+
+
+def bench_config(**changes) -> BenchmarkConfig:
+    fields = {
+        "targets": ["local-lambda", "local-k8s"],
+        "scenarios": ["burst"],
+        "profile": "smoke",
+        "model": "tiny",
+        "min_replicas": 2,
+        "max_replicas": 2,
+        "slo_p99_ms": {"default": 30_000.0},
+        "max_error_rate": {"default": 0.5},
+        "platform_overrides": json.dumps(PLATFORM),
+        **changes,
+    }
+    return BenchmarkConfig(**fields)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pipeline")
+    resources = {
+        "bench": bench_config(),
+        "duckdb": DuckDBResource(database=str(base / "bench.duckdb")),
+        "aws": AwsConfig(),
+        "platforms": PlatformsResource(work_dir=str(base / "work")),
+        "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(ROOT)),
+    }
+    with dg.instance_for_test() as instance:
+        yield {"resources": resources, "instance": instance, "db": base / "bench.duckdb"}
+
+
+def materialize(workspace, selection, partition_key=None, **resource_changes):
+    resources = {**workspace["resources"], **resource_changes}
+    return dg.materialize(
+        ALL,
+        selection=selection,
+        partition_key=partition_key,
+        resources=resources,
+        instance=workspace["instance"],
+        raise_on_error=False,
+    )
+
+
+def metadata(result, asset: str) -> dict:
+    [event] = [
+        e for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(asset)
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def pipeline(workspace):
+    """Materialise everything once, in the order `make bench` does."""
+    results = {"build": materialize(workspace, [model_artifact, service_image])}
+    for target in ("local-lambda", "local-k8s"):
+        results[f"deploy:{target}"] = materialize(workspace, [deployment], target)
+    for target in ("local-lambda", "local-k8s"):
+        results[f"cell:{target}"] = materialize(
+            workspace,
+            [load_test_run, rows_equal_scheduled, error_rate_bound, p99_slo],
+            dg.MultiPartitionKey({"target": target, "scenario": "burst"}),
+        )
+    results["summaries"] = materialize(workspace, [run_summary, platform_metrics])
+    return results
+
+
+def query(workspace, sql: str, params=None) -> list[dict]:
+    return MetricStore(workspace["db"]).query(sql, params).to_pylist()
+
+
+def test_every_stage_succeeds(pipeline) -> None:
+    failed = [name for name, result in pipeline.items() if not result.success]
+    assert failed == []
+
+
+def test_build_assets_record_digests(pipeline) -> None:
+    built = pipeline["build"]
+    model = metadata(built, "model_artifact")
+    assert model["digest"] == TINY_DIGEST
+    assert model["model_id"] == "tiny-distilbert"
+    assert model["load_seconds"] > 0
+    image = metadata(built, "service_image")
+    assert image["context_digest"].startswith("sha256:")
+    assert image["built"] is False
+    assert image["note"].startswith("no Docker engine: context only")
+
+
+def test_deployments_serve_a_cold_then_warm_request(pipeline) -> None:
+    lam = metadata(pipeline["deploy:local-lambda"], "deployment")
+    assert lam["first_response_cold_header"] is True
+    assert lam["model"]["digest"] == TINY_DIGEST
+    assert lam["events"]["cold_start"] >= 1
+    k8s = metadata(pipeline["deploy:local-k8s"], "deployment")
+    assert k8s["events"]["pod_ready"] >= 2
+    assert k8s["seconds_to_first_success"] > 0
+
+
+def test_every_scheduled_request_is_one_row(pipeline, workspace) -> None:
+    runs = query(
+        workspace,
+        "SELECT b.run_id, b.target, b.profile, b.status, b.scheduled, b.locust_requests, "
+        "b.dropped, b.model_digest, count(r.seq) AS rows "
+        "FROM benchmark_runs b LEFT JOIN requests r USING (run_id) GROUP BY ALL",
+    )
+    assert {r["target"] for r in runs} == {"local-lambda", "local-k8s"}
+    for run in runs:
+        assert run["status"] == "complete"
+        assert run["profile"] == "smoke"
+        assert run["rows"] == run["scheduled"] == run["locust_requests"] + run["dropped"]
+        assert run["model_digest"] == TINY_DIGEST
+
+
+def test_lambda_reports_every_invocation_and_its_cold_starts(pipeline, workspace) -> None:
+    invoked = query(
+        workspace,
+        "SELECT count(*) AS n FROM requests JOIN benchmark_runs USING (run_id) "
+        "WHERE target = 'local-lambda' AND status_code IN (200, 502)",
+    )[0]["n"]
+    reports = query(
+        workspace,
+        "SELECT duration_ms, billed_ms, init_ms, environment_id FROM platform_events "
+        "WHERE target = 'local-lambda' AND kind = 'report'",
+    )
+    # The pipeline's warming request (before the load, not a row) is one more invocation.
+    warming = query(
+        workspace,
+        "SELECT host->'warming'->>'environment_id' AS env FROM benchmark_runs "
+        "WHERE target = 'local-lambda'",
+    )
+    assert len(reports) == invoked + len(warming)
+    assert all(r["billed_ms"] >= r["duration_ms"] for r in reports)
+    cold_events = {
+        r["environment_id"]
+        for r in query(
+            workspace,
+            "SELECT environment_id FROM platform_events "
+            "WHERE target = 'local-lambda' AND kind = 'cold_start'",
+        )
+    }
+    cold_requests = {
+        r["environment_id"]
+        for r in query(
+            workspace,
+            "SELECT environment_id FROM requests JOIN benchmark_runs USING (run_id) "
+            "WHERE target = 'local-lambda' AND cold_start",
+        )
+    }
+    assert cold_requests  # the burst needs more than the one warmed environment
+    assert cold_events == cold_requests | {w["env"] for w in warming}
+
+
+def test_k8s_spreads_over_ready_pods(pipeline, workspace) -> None:
+    pods = {
+        r["environment_id"]
+        for r in query(
+            workspace,
+            "SELECT DISTINCT environment_id FROM requests JOIN benchmark_runs USING (run_id) "
+            "WHERE target = 'local-k8s' AND ok",
+        )
+    }
+    ready = {
+        r["environment_id"]
+        for r in query(
+            workspace,
+            "SELECT environment_id FROM platform_events "
+            "WHERE target = 'local-k8s' AND kind = 'pod_ready'",
+        )
+    }
+    assert len(pods) > 1
+    assert pods <= ready
+    assert query(
+        workspace,
+        "SELECT count(*) AS n FROM requests JOIN benchmark_runs USING (run_id) "
+        "WHERE target = 'local-k8s' AND cold_start",
+    )[0]["n"] == 0
+
+
+def test_every_environment_has_resource_samples(pipeline, workspace) -> None:
+    seen = query(
+        workspace,
+        "SELECT DISTINCT b.target, r.environment_id FROM requests r "
+        "JOIN benchmark_runs b USING (run_id) WHERE r.environment_id IS NOT NULL",
+    )
+    sampled = {
+        (r["target"], r["environment_id"])
+        for r in query(workspace, "SELECT DISTINCT target, environment_id FROM resource_samples")
+    }
+    assert seen
+    assert {(r["target"], r["environment_id"]) for r in seen} <= sampled
+
+
+def test_checks_pass_on_good_cells(pipeline) -> None:
+    for target in ("local-lambda", "local-k8s"):
+        evaluations = pipeline[f"cell:{target}"].get_asset_check_evaluations()
+        assert {e.check_name: e.passed for e in evaluations} == {
+            "rows_equal_scheduled": True, "error_rate_bound": True, "p99_slo": True,
+        }
+
+
+def test_summaries_cover_both_targets(pipeline) -> None:
+    summary = metadata(pipeline["summaries"], "run_summary")
+    assert summary["cells"] == 2
+    assert "local-lambda" in summary["summary"]
+    platform = metadata(pipeline["summaries"], "platform_metrics")
+    assert platform["runs"] == 2
+
+
+def test_p99_check_fails_over_a_tighter_slo(pipeline, workspace) -> None:
+    strict = bench_config(slo_p99_ms={"default": 0.001})
+    # Checks run with their asset (a partitioned check cannot run alone in-process): the cell
+    # runs again, and its new series is what the checks judge.
+    result = materialize(
+        workspace,
+        [load_test_run, rows_equal_scheduled, error_rate_bound, p99_slo],
+        dg.MultiPartitionKey({"target": "local-k8s", "scenario": "burst"}),
+        bench=strict,
+    )
+    verdicts = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert verdicts == {"rows_equal_scheduled": True, "p99_slo": False, "error_rate_bound": True}
+
+
+def test_disabled_or_unavailable_targets_fail_with_a_message(workspace) -> None:
+    result = materialize(workspace, [deployment], "aws-lambda")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "not enabled" in failure.event_specific_data.error.message
+    enabled_aws = bench_config(targets=["aws-lambda"])
+    result = materialize(workspace, [deployment], "aws-lambda", bench=enabled_aws)
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "AWS credentials" in failure.event_specific_data.error.message
+
+
+def test_no_platform_process_is_left_behind(pipeline) -> None:
+    leftovers = []
+    for proc in psutil.process_iter():
+        try:
+            owner = proc.environ().get(OWNER_ENV, "")
+        except psutil.Error:
+            continue
+        if owner.startswith(("local-lambda", "local-k8s")):
+            leftovers.append((proc.pid, owner))
+    assert leftovers == []
