@@ -24,8 +24,15 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TINY_DIGEST = "sha256:fe44c7665d52ddba75bf39366ec5302b91004bb6875cac564cfefb736fbd5541"
 ALL = [
-    model_artifact, service_image, deployment, load_test_run, run_summary, platform_metrics,
-    rows_equal_scheduled, error_rate_bound, p99_slo,
+    model_artifact,
+    service_image,
+    deployment,
+    load_test_run,
+    run_summary,
+    platform_metrics,
+    rows_equal_scheduled,
+    error_rate_bound,
+    p99_slo,
 ]
 # Mechanics under test, not the 10 s init rule (tested with the platform): a busy 2-core CI box
 # must not turn a tiny-model init into an init-timeout retry.
@@ -76,8 +83,7 @@ def materialize(workspace, selection, partition_key=None, **resource_changes):
 
 def metadata(result, asset: str) -> dict:
     [event] = [
-        e for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(asset)
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)
     ]
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
@@ -202,11 +208,14 @@ def test_k8s_spreads_over_ready_pods(pipeline, workspace) -> None:
     }
     assert len(pods) > 1
     assert pods <= ready
-    assert query(
-        workspace,
-        "SELECT count(*) AS n FROM requests JOIN benchmark_runs USING (run_id) "
-        "WHERE target = 'local-k8s' AND cold_start",
-    )[0]["n"] == 0
+    assert (
+        query(
+            workspace,
+            "SELECT count(*) AS n FROM requests JOIN benchmark_runs USING (run_id) "
+            "WHERE target = 'local-k8s' AND cold_start",
+        )[0]["n"]
+        == 0
+    )
 
 
 def test_every_environment_has_resource_samples(pipeline, workspace) -> None:
@@ -227,7 +236,9 @@ def test_checks_pass_on_good_cells(pipeline) -> None:
     for target in ("local-lambda", "local-k8s"):
         evaluations = pipeline[f"cell:{target}"].get_asset_check_evaluations()
         assert {e.check_name: e.passed for e in evaluations} == {
-            "rows_equal_scheduled": True, "error_rate_bound": True, "p99_slo": True,
+            "rows_equal_scheduled": True,
+            "error_rate_bound": True,
+            "p99_slo": True,
         }
 
 

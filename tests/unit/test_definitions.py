@@ -8,7 +8,11 @@ import pytest
 from nlp_bench_pipeline.definitions import defs
 
 ASSETS = {
-    "model_artifact", "service_image", "deployment", "load_test_run", "run_summary",
+    "model_artifact",
+    "service_image",
+    "deployment",
+    "load_test_run",
+    "run_summary",
     "platform_metrics",
 }
 
