@@ -13,11 +13,21 @@ DEFAULT_HOME = PROJECT_ROOT / ".dagster_home"
 
 
 def ensure_dagster_home() -> Path:
-    """``$DAGSTER_HOME`` (default ``.dagster_home``), with our ``dagster.yaml`` if it has none."""
+    """``$DAGSTER_HOME`` (default ``.dagster_home``), with our ``dagster.yaml`` if it has none.
+
+    The instance's storage is created here, once: two Dagster processes started together on an
+    empty home (``make bench`` and ``make ui``) both run the schema setup, and the loser fails
+    with "alembic_version has more than one head present".
+    """
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         shutil.copyfile(INSTANCE_TEMPLATE, config)
     os.environ["DAGSTER_HOME"] = str(home)
+    if not (home / "storage").exists():
+        from dagster import DagsterInstance
+
+        with DagsterInstance.get():
+            pass
     return home
