@@ -25,7 +25,7 @@ def ensure_dagster_home() -> Path:
     if not config.exists():
         shutil.copyfile(INSTANCE_TEMPLATE, config)
     os.environ["DAGSTER_HOME"] = str(home)
-    if not (home / "storage").exists():
+    if not (home / "history").exists():
         from dagster import DagsterInstance
 
         with DagsterInstance.get():

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
+from nlp_bench_pipeline.definitions import defs
 from nlp_bench_pipeline.defs.bench.schedules import nightly_full_benchmark
 from nlp_bench_pipeline.defs.bench.sensors import digest_change_sensor
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig
-from nlp_bench_pipeline.definitions import defs
 
 BENCH = BenchmarkConfig(targets=["local-lambda", "local-k8s"], scenarios=["warm_steady", "burst"])
 
