@@ -29,7 +29,6 @@ from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.ingest import IngestReport
 from nlp_bench_pipeline.store.records import RunRecord
 from nlp_bench_pipeline.targets.base import Deployment, Target, utcnow
-from nlp_bench_pipeline.targets.registry import platform_preset
 from nlp_bench_pipeline.targets.verification import first_success
 
 Launcher = Callable[[LoadgenLaunch], RunSummary]
@@ -88,21 +87,15 @@ def run_cell(
     series_id: str,
     provenance: Provenance,
     progress: Progress = print,
-    loadgen_overrides: dict[str, Any] | None = None,
-    spec_overrides: dict[str, Any] | None = None,
 ) -> CellResult:
     """Run every repetition of ``cell`` on a fresh platform each, and store the results."""
-    spec = plan.deployment_spec(
-        cell.target, platform=platform_preset(cell.target, plan.profile), **(spec_overrides or {})
-    )
-    overrides = dict(loadgen_overrides or {})
-    if plan.repetitions:
-        overrides["repetitions"] = plan.repetitions
+    overrides = {"repetitions": plan.repetitions} if plan.repetitions else {}
     # Resolved here first: a bad scenario fails before any platform starts.
-    repetitions = load_scenario(cell.scenario, plan.profile, overrides=overrides).repetitions
+    scenario = load_scenario(cell.scenario, plan.profile, overrides=overrides)
+    spec = plan.deployment_spec(cell.target, idle_s=scenario.longest_idle_s)
     results = []
-    for repetition in range(repetitions):
-        tag = f"{cell} repetition {repetition + 1}/{repetitions}"
+    for repetition in range(scenario.repetitions):
+        tag = f"{cell} repetition {repetition + 1}/{scenario.repetitions}"
         progress(f"{tag}: deploying {cell.target}")
         started_at = utcnow() - EVENT_MARGIN
         warming: dict[str, Any] = {}

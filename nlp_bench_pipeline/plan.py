@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nlp_bench_pipeline.loadgen.scenarios import SCENARIO_NAMES, Profile
 from nlp_bench_pipeline.targets.base import DeploymentSpec, ResourceQuantity, TargetName
+from nlp_bench_pipeline.targets.registry import platform_knobs
 
 ALL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s", "aws-lambda", "aws-eks")
 LOCAL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s")
@@ -93,20 +94,18 @@ class BenchmarkPlan(BaseModel):
     def error_bound_for(self, scenario: str) -> float:
         return self.max_error_rate.get(scenario, self.max_error_rate.get("default", 0.01))
 
-    def deployment_spec(
-        self, target: TargetName, platform: dict[str, Any] | None = None, **overrides: Any
-    ) -> DeploymentSpec:
-        """The spec for ``target`` under this plan; ``platform`` knobs win over the plan's."""
-        knobs = {**self.platform_overrides.get(target, {}), **(platform or {})}
-        fields: dict[str, Any] = {
-            "target": target,
-            "model": self.model,
-            "memory_mb": self.lambda_memory_mb,
-            "cpu": ResourceQuantity(request=self.pod_cpu, limit=self.pod_cpu),
-            "memory": ResourceQuantity(request=self.pod_memory_mb, limit=self.pod_memory_mb),
-            "min_replicas": self.min_replicas,
-            "max_replicas": self.max_replicas,
-            "platform": knobs,
-        }
-        fields.update(overrides)
-        return DeploymentSpec(**fields)
+    def deployment_spec(self, target: TargetName, *, idle_s: float = 0.0) -> DeploymentSpec:
+        """The spec for ``target`` under this plan (and a scenario idling ``idle_s``)."""
+        knobs = platform_knobs(
+            target, self.profile, idle_s=idle_s, overrides=self.platform_overrides.get(target)
+        )
+        return DeploymentSpec(
+            target=target,
+            model=self.model,
+            memory_mb=self.lambda_memory_mb,
+            cpu=ResourceQuantity(request=self.pod_cpu, limit=self.pod_cpu),
+            memory=ResourceQuantity(request=self.pod_memory_mb, limit=self.pod_memory_mb),
+            min_replicas=self.min_replicas,
+            max_replicas=self.max_replicas,
+            platform=knobs,
+        )

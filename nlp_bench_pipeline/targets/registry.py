@@ -35,13 +35,25 @@ def create_target(name: TargetName, *, work_dir: Path, aws_credentials: bool) ->
     raise TargetUnavailable(f"unknown target {name!r}")
 
 
-def platform_preset(name: TargetName, profile: str) -> dict[str, Any]:
-    """The platform knobs a profile implies for a target: smoke and quick shorten timers."""
-    short = profile in ("smoke", "quick")
-    if name == "local-lambda":
-        from nlp_bench_pipeline.targets.local_lambda import preset
+def platform_knobs(
+    name: TargetName, profile: str, *, idle_s: float = 0.0, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The platform knobs for a target under a profile, fitted to a scenario's idle stretch.
 
-        return preset("quick" if short else "full")
-    if name == "local-k8s":
-        return {"preset": "quick"} if short else {}
-    return {}
+    Smoke and quick shorten Kubernetes' timers (HPA sync and stabilisation, probes, node-add).
+    Lambda keeps AWS's values, idle eviction included, so warm scenarios see no evictions AWS
+    would not make; a scenario that idles to find environments cold (``idle_s`` > 0) gets an
+    eviction within half its idle time when the configured one would outlast it.
+    """
+    knobs = dict(overrides or {})
+    if name == "local-k8s" and profile in ("smoke", "quick"):
+        knobs.setdefault("preset", "quick")
+    if name == "local-lambda" and idle_s > 0:
+        from nlp_bench_pipeline.targets.local_lambda import LocalLambdaConfig
+
+        eviction = knobs.get(
+            "idle_eviction_s", LocalLambdaConfig.model_fields["idle_eviction_s"].default
+        )
+        if eviction >= idle_s:
+            knobs["idle_eviction_s"] = idle_s / 2
+    return knobs

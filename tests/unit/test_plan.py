@@ -48,15 +48,23 @@ def test_deployment_spec_carries_the_plan_and_platform_knobs() -> None:
         max_replicas=4,
         platform_overrides={"local-k8s": {"pods_per_node": 2}},
     )
-    spec = plan.deployment_spec("local-k8s", platform={"node_add_delay_s": 1})
+    spec = plan.deployment_spec("local-k8s")
     assert spec.model == "tiny"
     assert spec.memory_mb == 3008
     assert (spec.cpu.request, spec.cpu.limit) == (2, 2)
     assert spec.max_replicas == 4
-    assert spec.platform == {"pods_per_node": 2, "node_add_delay_s": 1}
-    assert plan.deployment_spec("local-lambda", app="tests.fixtures.trivial_app:app").app == (
-        "tests.fixtures.trivial_app:app"
-    )
+    assert spec.platform == {"pods_per_node": 2, "preset": "quick"}
+    assert BenchmarkPlan(profile="full").deployment_spec("local-k8s").platform == {}
+
+
+def test_lambda_keeps_aws_eviction_unless_a_scenario_idles_less() -> None:
+    plan = BenchmarkPlan()
+    assert plan.deployment_spec("local-lambda").platform == {}
+    assert plan.deployment_spec("local-lambda", idle_s=25).platform == {"idle_eviction_s": 12.5}
+    # The full cold_start idles 720 s, past the 600 s AWS-like default: nothing to fit.
+    assert plan.deployment_spec("local-lambda", idle_s=720).platform == {}
+    tuned = BenchmarkPlan(platform_overrides={"local-lambda": {"idle_eviction_s": 5}})
+    assert tuned.deployment_spec("local-lambda", idle_s=25).platform == {"idle_eviction_s": 5}
 
 
 def test_dagster_config_resource_mirrors_the_plan_field_for_field() -> None:

@@ -11,7 +11,6 @@ from nlp_bench_pipeline.defs.partitions import target_partitions
 from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
 from nlp_bench_pipeline.lib.asset_support import enabled_target
 from nlp_bench_pipeline.plan import LOCAL_TARGETS
-from nlp_bench_pipeline.targets.registry import platform_preset
 from nlp_bench_pipeline.targets.verification import DeploymentNotServing, verify
 
 
@@ -34,7 +33,7 @@ def deployment(
     plan = bench.plan()
     name = context.partition_key
     target = enabled_target(plan, platforms, aws, name)
-    spec = plan.deployment_spec(name, platform=platform_preset(name, plan.profile))
+    spec = plan.deployment_spec(name)
     context.log.info(f"deploying {name} ({plan.profile} profile, model {plan.model})")
     try:
         check = verify(target, spec)
