@@ -48,14 +48,22 @@ def machine() -> dict[str, str]:
 
 
 def _git_commit() -> str:
+    """HEAD's short hash, with ``+changes`` when the working tree differs from it."""
     try:
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPORT.parent,
+        ).stdout.strip()
         return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
             check=True,
             cwd=REPORT.parent,
-        ).stdout.strip()
+        ).stdout.strip() + ("+changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
