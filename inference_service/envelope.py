@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -143,8 +143,10 @@ class RequestEnvelope:
         return checked_receive
 
 
-async def _send_error(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"message": message, "detail": None}).encode()
+async def send_json(
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Send a whole JSON response in one start and one body message (raw ASGI, no framework)."""
     await send(
         {
             "type": "http.response.start",
@@ -152,7 +154,12 @@ async def _send_error(send: Send, status: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, status: int, message: str) -> None:
+    await send_json(send, status, json.dumps({"message": message, "detail": None}).encode())

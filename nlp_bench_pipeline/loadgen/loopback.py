@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from inference_service.envelope import send_json
+
 Scope = dict[str, Any]
 STALL_AFTER_ENV = "NLP_BENCH_LOOPBACK_STALL_AFTER_S"
 STALL_ENV = "NLP_BENCH_LOOPBACK_STALL_S"
@@ -57,7 +59,7 @@ class LoopbackEndpoint:
             return
         if scope["path"] == "/arrivals":
             body = json.dumps({"arrivals": self.arrivals, "stall": self.stall_window()}).encode()
-            await _respond(send, 200, body, [])
+            await send_json(send, 200, body)
             return
         arrived = time.time()
         self.arrivals.append(arrived)
@@ -77,22 +79,7 @@ class LoopbackEndpoint:
             (b"x-nlp-bench-environment-id", self.environment_id.encode()),
             (b"x-nlp-bench-cold-start", cold),
         ]
-        await _respond(send, 200, body, headers)
-
-
-async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+        await send_json(send, 200, body, headers)
 
 
 app = LoopbackEndpoint.from_env()

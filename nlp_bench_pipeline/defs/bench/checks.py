@@ -4,6 +4,8 @@ Row counts are blocking: rows that do not match the schedule must not reach the 
 rate and the p99 SLO are results, not data faults: they fail loudly but do not block.
 """
 
+from collections.abc import Callable
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -29,10 +31,18 @@ def _result(outcome: CheckOutcome, run_ids: list[str]) -> dg.AssetCheckResult:
     )
 
 
-def _series(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
+def _judge(
+    context: dg.AssetCheckExecutionContext,
+    duckdb: DuckDBResource,
+    check: Callable[..., CheckOutcome],
+    *bound_for: Callable[[str], float],
+) -> dg.AssetCheckResult:
+    """Apply ``check`` to the partition's latest series, with the scenario's bound if it has one."""
     cell = cell_of(context.partition_key)
     store = MetricStore(duckdb.database)
-    return cell, store, latest_series(store, cell.target, cell.scenario)
+    run_ids = latest_series(store, cell.target, cell.scenario)
+    bounds = [bound(cell.scenario) for bound in bound_for]
+    return _result(check(store, run_ids, *bounds), run_ids)
 
 
 @dg.asset_check(
@@ -45,8 +55,7 @@ def _series(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
 def rows_equal_scheduled(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
-    _, store, run_ids = _series(context, duckdb)
-    return _result(rows_match_schedule(store, run_ids), run_ids)
+    return _judge(context, duckdb, rows_match_schedule)
 
 
 @dg.asset_check(
@@ -58,9 +67,7 @@ def rows_equal_scheduled(
 def error_rate_bound(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, bench: BenchmarkConfig
 ) -> dg.AssetCheckResult:
-    cell, store, run_ids = _series(context, duckdb)
-    bound = bench.plan().error_bound_for(cell.scenario)
-    return _result(error_rate_within(store, run_ids, bound), run_ids)
+    return _judge(context, duckdb, error_rate_within, bench.plan().error_bound_for)
 
 
 @dg.asset_check(
@@ -72,6 +79,4 @@ def error_rate_bound(
 def p99_slo(
     context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, bench: BenchmarkConfig
 ) -> dg.AssetCheckResult:
-    cell, store, run_ids = _series(context, duckdb)
-    bound = bench.plan().slo_for(cell.scenario)
-    return _result(p99_within_slo(store, run_ids, bound), run_ids)
+    return _judge(context, duckdb, p99_within_slo, bench.plan().slo_for)
