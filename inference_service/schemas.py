@@ -24,8 +24,15 @@ class PredictRequest(BaseModel):
             raise ValueError("send exactly one of 'text' or 'texts'")
         if self.texts is not None and not self.texts:
             raise ValueError("'texts' must not be empty")
-        if any(not t.strip() for t in self.all_texts):
-            raise ValueError("texts must not be empty or whitespace only")
+        for text in self.all_texts:
+            if not text.strip():
+                raise ValueError("texts must not be empty or whitespace only")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate: valid JSON, not valid text
+                raise ValueError(
+                    f"texts must be valid Unicode (unpaired surrogate at character {exc.start})"
+                ) from None
         return self
 
     @property

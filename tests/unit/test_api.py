@@ -131,6 +131,13 @@ def test_undecodable_body_gets_400_with_a_message(client: TestClient, content, f
     assert fragment in response.json()["message"]
 
 
+@pytest.mark.parametrize("raw", [b'{"text": "\\ud800"}', b'{"texts": ["ok", "\\udfff x"]}'])
+def test_unpaired_surrogate_gets_422_not_a_server_error(client: TestClient, raw: bytes) -> None:
+    response = client.post("/predict", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert "unpaired surrogate" in response.json()["message"]
+
+
 def test_body_over_six_megabytes_gets_413(client: TestClient) -> None:
     text = "x" * (6 * 1024 * 1024)
     response = client.post("/predict", json={"text": text})

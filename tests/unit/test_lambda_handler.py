@@ -126,6 +126,7 @@ BAD_INPUTS = [
     (b'{"texts": ["a", "b", "c", "d"]}', 422, "too many texts"),
     (b'{"text": "unterminated', 400, "not valid JSON"),
     (b'{"text": "caf\xe9"}', 400, "UTF-8"),
+    (b'{"text": "\\ud800"}', 422, "unpaired surrogate"),
     (None, 422, "body"),
 ]
 
