@@ -8,6 +8,7 @@ they are deterministic in the seed — so nothing large travels between processe
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -73,6 +74,15 @@ class LoadPlan(BaseModel):
         return (
             self.start_lead_s + self.scenario.duration_s + self.scenario.timeout_s + EXIT_MARGIN_S
         )
+
+    def clear_earlier_attempt(self) -> None:
+        """Remove what an earlier attempt of this run id left in its directory.
+
+        A retried run keeps its run id, and so its directory: without this the new summary could
+        count the old attempt's rows or Locust stats, or a crashed attempt's summary be ingested
+        as the new run. Only the master calls it; workers on the same host share the directory.
+        """
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def write(self) -> Path:
         """Write ``plan.json`` into the run directory (created if needed) and return its path."""

@@ -300,6 +300,7 @@ def run_plan(
     plan: LoadPlan, reporter: Reporter, spread: Sequence[str], *, rows_here: bool = True
 ) -> RunSummary:
     """Run one repetition to the end and summarise it (the summary is also saved as JSON)."""
+    plan.clear_earlier_attempt()
     plan_path = plan.write()
     scheduled = len(plan.schedule())
     reporter.progress(

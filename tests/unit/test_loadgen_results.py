@@ -10,7 +10,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from nlp_bench_pipeline.loadgen.plan import LOCUST_STATS_FILE, LoadPlan, requests_file
+from nlp_bench_pipeline.loadgen.plan import (
+    LOCUST_STATS_FILE,
+    SUMMARY_FILE,
+    LoadPlan,
+    requests_file,
+)
 from nlp_bench_pipeline.loadgen.results import (
     DROPPED_ERROR,
     REQUEST_SCHEMA,
@@ -229,3 +234,20 @@ def test_a_master_whose_workers_keep_their_rows_reports_consistency_unknown(tmp_
     assert summary.consistent is None
     assert summary.locust_requests == 6
     assert summary.problems == ["rows stay with the workers: 0 of 2 files here"]
+
+
+def test_a_retry_does_not_count_what_an_earlier_attempt_left(tmp_path: Path):
+    # An earlier attempt of the same run id ran with three processes and wrote stats and a
+    # summary; the retry runs with two and, so far, has written nothing.
+    earlier = plan_for(tmp_path / "run", workers=3)
+    earlier.write()
+    write_shares(earlier)
+    (earlier.run_dir / LOCUST_STATS_FILE).write_text(json.dumps({"requests": 6, "failures": 0}))
+    (earlier.run_dir / SUMMARY_FILE).write_text("{}")
+    retry = plan_for(tmp_path / "run", workers=2)
+    retry.clear_earlier_attempt()
+    retry.write()
+    summary = summary_of(retry)
+    assert summary.rows == 0
+    assert summary.locust_requests is None
+    assert not (retry.run_dir / SUMMARY_FILE).exists()
