@@ -1,40 +1,35 @@
 """One benchmark cell, start to finish: fresh platform, load test, rows into DuckDB. No Dagster.
 
-For each repetition: deploy the target from scratch (``with target.deployed(spec)``), run the
-scenario's load against it through ``launch`` (Dagster Pipes in the asset, a plain subprocess on
-the command line), tear down, then ingest the rows with the platform's events and samples in one
-transaction. A failed load test still leaves its events; nothing half-written reaches DuckDB.
+For each repetition: deploy the target from scratch (``with target.deployed(spec)``), warm it
+(warm scenarios), run the scenario's load against it through ``launch`` (Dagster Pipes in the
+asset), tear down, then ingest the rows with the platform's events and samples in one
+transaction. A repetition that fails is stored as a ``failed`` run with its events and samples;
+nothing half-written reaches DuckDB.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
 from nlp_bench_pipeline.loadgen.launch import LoadgenLaunch, loadgen_launch
-from nlp_bench_pipeline.loadgen.plan import SUMMARY_FILE
+from nlp_bench_pipeline.loadgen.plan import run_id_for
 from nlp_bench_pipeline.loadgen.results import RunSummary
-from nlp_bench_pipeline.loadgen.scenarios import load_scenario
+from nlp_bench_pipeline.loadgen.scenarios import ScenarioConfig, load_scenario
 from nlp_bench_pipeline.plan import BenchmarkPlan, Cell
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.ingest import IngestReport
 from nlp_bench_pipeline.store.records import RunRecord
-from nlp_bench_pipeline.targets.base import Deployment, Target, utcnow
+from nlp_bench_pipeline.targets.base import Deployment, DeploymentSpec, Target, utcnow
 from nlp_bench_pipeline.targets.verification import first_success
 
 Launcher = Callable[[LoadgenLaunch], RunSummary]
 Progress = Callable[[str], None]
-# Events a teardown produces land a moment after the load ends; keep a margin around the run.
-EVENT_MARGIN = timedelta(seconds=1)
 
 
 class Provenance(BaseModel):
@@ -77,6 +72,10 @@ class CellResult(BaseModel):
         return all(r.record.status == "complete" for r in self.repetitions)
 
 
+class CellFailed(RuntimeError):
+    """Some repetitions of a cell failed; their runs are stored with status ``failed``."""
+
+
 def run_cell(
     cell: Cell,
     plan: BenchmarkPlan,
@@ -88,22 +87,67 @@ def run_cell(
     provenance: Provenance,
     progress: Progress = print,
 ) -> CellResult:
-    """Run every repetition of ``cell`` on a fresh platform each, and store the results."""
+    """Run every repetition of ``cell`` on a fresh platform each, and store the results.
+
+    A repetition that fails (deploy, warming, load test) is stored as a ``failed`` run with the
+    platform's events and samples, the others still run, and :class:`CellFailed` is raised last.
+    """
     overrides = {"repetitions": plan.repetitions} if plan.repetitions else {}
     # Resolved here first: a bad scenario fails before any platform starts.
     scenario = load_scenario(cell.scenario, plan.profile, overrides=overrides)
     spec = plan.deployment_spec(cell.target, idle_s=scenario.longest_idle_s)
-    results = []
+    results, failures = [], []
     for repetition in range(scenario.repetitions):
         tag = f"{cell} repetition {repetition + 1}/{scenario.repetitions}"
-        progress(f"{tag}: deploying {cell.target}")
-        started_at = utcnow() - EVENT_MARGIN
-        warming: dict[str, Any] = {}
+        try:
+            results.append(
+                _run_repetition(
+                    cell,
+                    plan,
+                    scenario,
+                    spec,
+                    target,
+                    store,
+                    repetition,
+                    launch=launch,
+                    series_id=series_id,
+                    provenance=provenance,
+                    progress=lambda line, tag=tag: progress(f"{tag}: {line}"),
+                )
+            )
+        except Exception as exc:  # stored as a failed run; the cell fails below
+            progress(f"{tag}: FAILED: {type(exc).__name__}: {exc}")
+            failures.append(f"repetition {repetition}: {type(exc).__name__}: {exc}")
+    rows = store.summary_rows([r.record.run_id for r in results])
+    if failures:
+        raise CellFailed(f"{cell}: " + "; ".join(failures))
+    return CellResult(cell=cell, series_id=series_id, repetitions=results, summary_rows=rows)
+
+
+def _run_repetition(
+    cell: Cell,
+    plan: BenchmarkPlan,
+    scenario: ScenarioConfig,
+    spec: DeploymentSpec,
+    target: Target,
+    store: MetricStore,
+    repetition: int,
+    *,
+    launch: Launcher,
+    series_id: str,
+    provenance: Provenance,
+    progress: Progress,
+) -> RepetitionResult:
+    progress(f"deploying {cell.target}")
+    started_at = utcnow()
+    deployment: Deployment | None = None
+    warming: dict[str, Any] = {}
+    try:
         with target.deployed(spec) as deployment:
             if cell.scenario != "cold_start":  # cold_start measures from the bare deploy
-                progress(f"{tag}: warming {deployment.endpoint}")
+                progress(f"warming {deployment.endpoint}")
                 warming = warm(target)
-            progress(f"{tag}: load test (warm-up phase first) against {deployment.endpoint}")
+            progress(f"load test (warm-up phase first) against {deployment.endpoint}")
             request = loadgen_launch(
                 host=deployment.endpoint,
                 scenario=cell.scenario,
@@ -111,30 +155,79 @@ def run_cell(
                 target=cell.target,
                 series_id=series_id,
                 repetition=repetition,
-                overrides=overrides,
+                overrides={"repetitions": scenario.repetitions},
             )
             summary = launch(request)
-        events = target.events(since=started_at)
-        samples = target.samples(since=started_at)
-        progress(
-            f"{tag}: writing {summary.rows} rows, {len(events)} events, {len(samples)} samples"
+    except Exception as exc:
+        _store_failed_run(
+            cell,
+            plan,
+            scenario,
+            target,
+            store,
+            repetition,
+            started_at,
+            series_id=series_id,
+            provenance=provenance,
+            error=exc,
+            host={"deployment": deployment.details if deployment else None, "warming": warming},
         )
-        record = RunRecord.from_summary(
-            summary,
-            target=cell.target,
-            host={"deployment": deployment.details, "warming": warming},
-            **provenance.model_dump(),
-        )
-        report: IngestReport = store.ingest_run(
-            record, request_files=summary.files, events=events, samples=samples
-        )
-        results.append(
-            RepetitionResult(
-                deployment=deployment, summary=summary, record=record, ingested=vars(report)
-            )
-        )
-    rows = store.summary_rows([r.record.run_id for r in results])
-    return CellResult(cell=cell, series_id=series_id, repetitions=results, summary_rows=rows)
+        raise
+    events = target.events(since=started_at)
+    samples = target.samples(since=started_at)
+    progress(f"writing {summary.rows} rows, {len(events)} events, {len(samples)} samples")
+    record = RunRecord.from_summary(
+        summary,
+        target=cell.target,
+        host={"deployment": deployment.details, "warming": warming},
+        **provenance.model_dump(),
+    )
+    report: IngestReport = store.ingest_run(
+        record, request_files=summary.files, events=events, samples=samples
+    )
+    return RepetitionResult(
+        deployment=deployment, summary=summary, record=record, ingested=vars(report)
+    )
+
+
+def _store_failed_run(
+    cell: Cell,
+    plan: BenchmarkPlan,
+    scenario: ScenarioConfig,
+    target: Target,
+    store: MetricStore,
+    repetition: int,
+    started_at: datetime,
+    *,
+    series_id: str,
+    provenance: Provenance,
+    error: BaseException,
+    host: dict[str, Any],
+) -> None:
+    """A ``failed`` run row with the platform's events and samples: what went wrong stays."""
+    record = RunRecord(
+        run_id=run_id_for(series_id, cell.target, cell.scenario, plan.profile, repetition),
+        series_id=series_id,
+        target=cell.target,
+        scenario=cell.scenario,
+        repetition=repetition,
+        repetitions=scenario.repetitions,
+        profile=plan.profile,
+        started_at=started_at,
+        finished_at=utcnow(),
+        status="failed",
+        scheduled=len(scenario.schedule(repetition)),
+        dropped=0,
+        config=scenario.model_dump(mode="json"),
+        host={**host, "error": f"{type(error).__name__}: {error}"},
+        **provenance.model_dump(),
+    )
+    store.ingest_run(
+        record,
+        request_files=[],
+        events=target.events(since=started_at),
+        samples=target.samples(since=started_at),
+    )
 
 
 def warm(target: Target, timeout_s: float = 300) -> dict[str, Any]:
@@ -155,27 +248,3 @@ def warm(target: Target, timeout_s: float = 300) -> dict[str, Any]:
         "seconds": round(time.monotonic() - started, 3),
         "responses_before": dict(before),
     }
-
-
-def subprocess_launcher(progress: Progress = print) -> Launcher:
-    """Run the load generator as a plain child process (the command line's way, no Pipes)."""
-
-    def launch(request: LoadgenLaunch) -> RunSummary:
-        completed = subprocess.run(
-            request.command,
-            env={**os.environ, **request.env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        for line in completed.stderr.strip().splitlines()[-5:]:
-            progress(f"  loadgen: {line}")
-        summary_path = Path(request.run_dir) / SUMMARY_FILE
-        if not summary_path.is_file():
-            raise RuntimeError(
-                f"load generator exited {completed.returncode} without a summary:\n"
-                + completed.stderr[-2000:]
-            )
-        return RunSummary.model_validate(json.loads(summary_path.read_text()))
-
-    return launch

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
 import dagster as dg
 
 from nlp_bench_pipeline.plan import BenchmarkPlan, Cell
@@ -40,10 +44,27 @@ def enabled_target(
         raise dg.Failure(str(exc)) from exc
 
 
-def latest_data_version(context: dg.AssetExecutionContext, asset: str) -> str | None:
-    """The data version (a digest) of ``asset``'s latest materialisation, if it has one."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
-    if event is None or event.asset_materialization is None:
-        return None
-    tags = event.asset_materialization.tags or {}
-    return tags.get("dagster/data_version")
+@dataclass(frozen=True)
+class LatestMaterialization:
+    """What the latest materialisation of an asset recorded (empty when it has none)."""
+
+    data_version: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def metadata_text(self, key: str) -> str | None:
+        value = self.metadata.get(key)
+        return None if value is None else str(getattr(value, "value", value))
+
+
+def latest_materialization(
+    instance: dg.DagsterInstance, asset: str | dg.AssetKey
+) -> LatestMaterialization:
+    """The data version (a digest) and metadata of ``asset``'s latest materialisation."""
+    event = instance.get_latest_materialization_event(dg.AssetKey.from_coercible(asset))
+    materialization = event.asset_materialization if event else None
+    if materialization is None:
+        return LatestMaterialization()
+    return LatestMaterialization(
+        data_version=(materialization.tags or {}).get("dagster/data_version"),
+        metadata=materialization.metadata,
+    )

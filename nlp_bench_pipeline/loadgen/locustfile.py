@@ -148,7 +148,10 @@ class ScheduledUser(FastHttpUser):
             if pool.full():
                 rows.dropped(pos)
             else:
-                pool.spawn(self._send_one, rows, pos, CORPUS.bodies[payloads[pos]])
+                greenlet = pool.spawn(self._send_one, rows, pos, CORPUS.bodies[payloads[pos]])
+                # Linked after the pool's own discard link, so the slot is really free when
+                # the drops waiting for it are released (their lateness ends here).
+                greenlet.link(lambda _: rows.slot_freed(time.time()))
         deadline = time.time() + PLAN.scenario.timeout_s + DRAIN_MARGIN_S
         while len(pool) and time.time() < deadline:
             pool.join(timeout=PROGRESS_INTERVAL_S)
@@ -175,7 +178,6 @@ class ScheduledUser(FastHttpUser):
                 header=lambda name: headers.get(name) if headers is not None else None,
                 body=response.content,
             )
-        rows.slot_freed(time.time())
 
     def _report_done(self, index: int, counts: dict[str, int]) -> None:
         runner = self.environment.runner

@@ -27,6 +27,7 @@ from nlp_bench_pipeline.store.records import RunRecord
 from nlp_bench_pipeline.targets.base import PlatformEvent, ResourceSample
 
 LOCK_RETRY_S = 0.2
+SCENARIO_SUMMARY_SQL = "SELECT * FROM scenario_summary ORDER BY target, scenario, profile"
 EXPORTABLE = frozenset(
     {
         "benchmark_runs",
@@ -131,9 +132,7 @@ class MetricStore:
 
     def scenario_summary(self) -> list[dict[str, Any]]:
         """Mean and 95 % interval over the repetitions of each latest complete series."""
-        return self.query(
-            "SELECT * FROM scenario_summary ORDER BY target, scenario, profile"
-        ).to_pylist()
+        return self.query(SCENARIO_SUMMARY_SQL).to_pylist()
 
     def export(self, relation: str, path: Path, *, run_ids: Sequence[str] | None = None) -> Path:
         """Write a table or view (optionally only some runs) to ``.csv`` or ``.parquet``."""

@@ -23,7 +23,6 @@ from nlp_bench_pipeline.targets.base import PlatformEvent, ResourceSample
 # Where the x-nlp-bench-cold-start header means "waited on an environment's init". On k8s-style
 # targets readiness gates traffic, so no request waits on an init: scale-out shows as events.
 K8S_STYLE_TARGETS = frozenset({"local-k8s", "aws-eks"})
-LAMBDA_STYLE_TARGETS = frozenset({"local-lambda", "aws-lambda"})
 RUN_TABLES = ("requests", "platform_events", "resource_samples", "benchmark_runs")
 _UTC_US = pa.timestamp("us", tz="UTC")
 

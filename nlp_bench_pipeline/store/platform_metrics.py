@@ -1,8 +1,13 @@
 """What each platform did during a run, from ``platform_events`` and ``resource_samples``.
 
 One row per run: cold starts and their init time, Lambda's billed time and GB-seconds (from the
-REPORT records, as the bill is computed), throttles, timeouts, crashes, evictions; pods, scale
-events and nodes on Kubernetes; peak CPU and memory per environment.
+REPORT records, as the bill is computed), throttles, timeouts by where they happened (a gateway
+timeout and the function timeout of the same request are two events), crashes, evictions; pods,
+scale events and nodes on Kubernetes; peak CPU and memory per environment.
+
+These cover the whole run: the pipeline's warming request and the warm-up phase included, unlike
+``run_summary`` (measure phase only). Divide billed time by the run's invocations (``report``
+events), not by ``run_summary.requests``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,11 @@ per_run_events AS (
             AS billed_gb_s,
         max(max_memory_mb) FILTER (WHERE kind = 'report') AS max_memory_used_mb,
         count(*) FILTER (WHERE kind = 'throttle') AS throttles,
-        count(*) FILTER (WHERE kind = 'timeout') AS timeouts,
+        count(*) FILTER (WHERE kind = 'timeout' AND detail->>'$.scope' = 'gateway')
+            AS gateway_timeouts,
+        count(*) FILTER (WHERE kind = 'timeout' AND detail->>'$.scope' = 'function')
+            AS function_timeouts,
+        count(*) FILTER (WHERE kind = 'timeout' AND detail->>'$.scope' = 'init') AS init_timeouts,
         count(*) FILTER (WHERE kind = 'crash') AS crashes,
         count(*) FILTER (WHERE kind = 'evict') AS evictions,
         count(DISTINCT environment_id) FILTER (WHERE kind IN ('cold_start', 'pod_ready'))

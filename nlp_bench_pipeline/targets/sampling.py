@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 
@@ -10,6 +11,8 @@ import psutil
 
 from nlp_bench_pipeline.targets.base import ResourceSample, TargetName, utcnow
 from nlp_bench_pipeline.targets.events import SampleLog
+
+log = logging.getLogger(__name__)
 
 
 class ResourceSampler:
@@ -59,6 +62,7 @@ class ResourceSampler:
         """Take one sample of every environment (also what the thread does each interval)."""
         with self._lock:
             envs = dict(self._envs)
+        self._forget_exited()
         taken = []
         for environment_id, proc in envs.items():
             sample = self._measure(environment_id, proc)
@@ -71,7 +75,10 @@ class ResourceSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.sample_now()
+            try:
+                self.sample_now()
+            except Exception:  # one bad sample must not end sampling (and the HPA's metric)
+                log.exception("resource sampling failed; trying again next interval")
 
     def _measure(self, environment_id: str, root: psutil.Process) -> ResourceSample | None:
         try:
@@ -93,3 +100,9 @@ class ResourceSampler:
             cpu_pct=cpu,
             rss_mb=rss / (1024 * 1024),
         )
+
+    def _forget_exited(self) -> None:
+        """Drop the CPU baselines of processes that have exited (pids get reused)."""
+        for pid, proc in list(self._cpu_seen.items()):
+            if not proc.is_running():
+                del self._cpu_seen[pid]

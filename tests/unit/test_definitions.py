@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from nlp_bench_pipeline.definitions import defs
+from nlp_bench_pipeline.settings import get_pipeline_settings
 
 ASSETS = {
     "model_artifact",
@@ -73,5 +74,5 @@ def test_platform_assets_share_one_pool(repository) -> None:
 def test_resources_default_to_the_local_benchmark() -> None:
     plan = defs.resources["bench"].plan()
     assert plan.targets == ["local-lambda", "local-k8s"]
-    assert plan.profile in ("smoke", "quick", "full")
+    assert plan.profile == get_pipeline_settings().profile
     assert set(defs.resources) >= {"bench", "duckdb", "aws", "platforms", "pipes_subprocess_client"}

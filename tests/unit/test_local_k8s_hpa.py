@@ -67,8 +67,11 @@ def test_scale_in_goes_to_the_highest_recommendation_of_the_window() -> None:
 
 
 def test_scale_up_is_limited_to_double_or_four_more_per_sync() -> None:
-    assert hpa().decide(0.0, current=1, pods=ready(100.0)).desired == 5
-    assert hpa().decide(0.0, current=6, pods=ready(*[100.0] * 6)).desired == 10
+    config = HpaConfig(metric="inflight", target=1.0)
+    wide = HorizontalPodAutoscaler(config, min_replicas=1, max_replicas=50)
+    assert wide.decide(0.0, current=1, pods=ready(100.0)).desired == 5  # four more
+    wide = HorizontalPodAutoscaler(config, min_replicas=1, max_replicas=50)
+    assert wide.decide(0.0, current=6, pods=ready(*[100.0] * 6)).desired == 12  # double
 
 
 def test_replicas_stay_within_min_and_max() -> None:

@@ -75,7 +75,7 @@ def test_error_rate_counts_errors_and_drops(store, tmp_path) -> None:
     assert not error_rate_within(store, [run], 0.01).passed
     passed = error_rate_within(store, [run], 0.05)
     assert passed.passed
-    assert passed.metadata["worst_error_rate"] == pytest.approx(0.05)
+    assert passed.metadata["worst_failed_share"] == pytest.approx(0.05)
 
 
 def test_p99_slo_fails_over_the_bound_and_passes_under(store, tmp_path) -> None:

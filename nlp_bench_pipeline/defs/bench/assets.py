@@ -3,17 +3,19 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from nlp_bench_pipeline.benchmark import Provenance, run_cell
+from nlp_bench_pipeline.benchmark import CellFailed, Provenance, run_cell
 from nlp_bench_pipeline.defs.deploy.assets import deployment
 from nlp_bench_pipeline.defs.partitions import cell_partitions
 from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
-from nlp_bench_pipeline.lib.asset_support import cell_of, enabled_target, latest_data_version
+from nlp_bench_pipeline.lib.asset_support import cell_of, enabled_target, latest_materialization
+from nlp_bench_pipeline.lib.markdown import markdown_table
 from nlp_bench_pipeline.loadgen.launch import LoadgenLaunch, summaries_from_messages
 from nlp_bench_pipeline.loadgen.plan import SUMMARY_FILE
 from nlp_bench_pipeline.loadgen.results import RunSummary
 from nlp_bench_pipeline.store.database import MetricStore
 
 CODE_VERSION = "1"
+ERROR_COLUMNS = ("repetition", "outcome", "status_code", "error", "requests", "share_of_requests")
 SUMMARY_COLUMNS = (
     "repetition",
     "requests",
@@ -82,21 +84,29 @@ def load_test_run(
     plan = bench.plan()
     cell = cell_of(context.partition_key)
     target = enabled_target(plan, platforms, aws, cell.target, cell.scenario)
-    result = run_cell(
-        cell,
-        plan,
-        target,
-        MetricStore(duckdb.database),
-        launch=pipes_launcher(context, pipes_subprocess_client),
-        series_id=context.run.run_id,
-        provenance=Provenance(
-            model_digest=latest_data_version(context, "model_artifact"),
-            image_digest=latest_data_version(context, "service_image"),
-            code_version=CODE_VERSION,
-            dagster_run_id=context.run.run_id,
-        ),
-        progress=context.log.info,
-    )
+    store = MetricStore(duckdb.database)
+    model = latest_materialization(context.instance, "model_artifact")
+    try:
+        result = run_cell(
+            cell,
+            plan,
+            target,
+            store,
+            launch=pipes_launcher(context, pipes_subprocess_client),
+            series_id=context.run.run_id,
+            provenance=Provenance(
+                model_id=model.metadata_text("model_id"),
+                model_digest=model.data_version,
+                image_digest=latest_materialization(context.instance, "service_image").data_version,
+                code_version=CODE_VERSION,
+                dagster_run_id=context.run.run_id,
+            ),
+            progress=context.log.info,
+        )
+    except CellFailed as exc:
+        raise dg.Failure(
+            str(exc), metadata={"stored_as": "benchmark_runs rows with status 'failed'"}
+        ) from exc
     rows = result.summary_rows
     context.log.info(
         "summary: "
@@ -115,7 +125,16 @@ def load_test_run(
             "scheduled": sum(r.summary.scheduled for r in result.repetitions),
             "rows": sum(r.summary.rows for r in result.repetitions),
             "p99_ms": dg.MetadataValue.float(_worst(rows, "p99_ms")),
-            "summary": dg.MetadataValue.md(_summary_markdown(rows, plan.profile)),
+            "summary": dg.MetadataValue.md(
+                f"Profile **{plan.profile}**, measure phase only.\n\n"
+                + markdown_table(rows, SUMMARY_COLUMNS)
+            ),
+            "errors_by_class": dg.MetadataValue.md(
+                markdown_table(
+                    [e for run_id in result.run_ids for e in store.errors_by_class(run_id)],
+                    ERROR_COLUMNS,
+                )
+            ),
             "deployment": dg.MetadataValue.json(result.repetitions[0].deployment.details),
         }
     )
@@ -124,20 +143,3 @@ def load_test_run(
 def _worst(rows: list[dict], column: str) -> float:
     values = [r[column] for r in rows if r.get(column) is not None]
     return float(max(values)) if values else float("nan")
-
-
-def _summary_markdown(rows: list[dict], profile: str) -> str:
-    header = "| " + " | ".join(SUMMARY_COLUMNS) + " |"
-    lines = [
-        f"Profile **{profile}**, measure phase only.",
-        "",
-        header,
-        "|" + "---|" * len(SUMMARY_COLUMNS),
-    ]
-    for row in rows:
-        cells = []
-        for column in SUMMARY_COLUMNS:
-            value = row.get(column)
-            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

@@ -8,6 +8,7 @@ from nlp_bench_pipeline.defs.bench.assets import load_test_run
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.metrics.assets import platform_metrics, run_summary
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig
+from nlp_bench_pipeline.lib.asset_support import latest_materialization
 from nlp_bench_pipeline.lib.run_requests import benchmark_run_requests
 
 WATCHED = {"model": model_artifact.key, "image": service_image.key}
@@ -15,14 +16,9 @@ WATCHED = {"model": model_artifact.key, "image": service_image.key}
 
 def current_digests(instance: dg.DagsterInstance) -> dict[str, str | None]:
     """The data version (digest) of the latest materialisation of the model and the image."""
-    digests: dict[str, str | None] = {}
-    for name, key in WATCHED.items():
-        event = instance.get_latest_materialization_event(key)
-        materialization = event.asset_materialization if event else None
-        digests[name] = (
-            (materialization.tags or {}).get("dagster/data_version") if (materialization) else None
-        )
-    return digests
+    return {
+        name: latest_materialization(instance, key).data_version for name, key in WATCHED.items()
+    }
 
 
 @dg.sensor(

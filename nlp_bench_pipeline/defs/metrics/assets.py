@@ -4,7 +4,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
-from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.lib.markdown import markdown_table
+from nlp_bench_pipeline.store.database import SCENARIO_SUMMARY_SQL, MetricStore
 from nlp_bench_pipeline.store.platform_metrics import latest_run_ids, platform_figures
 
 SUMMARY_COLUMNS = {
@@ -29,7 +30,9 @@ PLATFORM_COLUMNS = (
     "invocations",
     "billed_gb_s",
     "throttles",
-    "timeouts",
+    "gateway_timeouts",
+    "function_timeouts",
+    "init_timeouts",
     "crashes",
     "evictions",
     "environments_started",
@@ -42,32 +45,14 @@ PLATFORM_COLUMNS = (
 )
 
 
-def markdown_table(rows: list[dict], columns: dict[str, str] | tuple[str, ...]) -> str:
-    """Rows as a Markdown table; ``columns`` maps keys to headings (or lists keys)."""
-    headings = columns if isinstance(columns, dict) else {c: c for c in columns}
-    lines = ["| " + " | ".join(headings.values()) + " |", "|" + "---|" * len(headings)]
-    for row in rows:
-        cells = []
-        for key in headings:
-            value = row.get(key)
-            cells.append(
-                "–"
-                if value is None
-                else f"{value:,.2f}"
-                if isinstance(value, float)
-                else str(value)
-            )
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 @dg.asset(
     deps=[load_test_run],
     group_name="metrics",
     kinds={"duckdb"},
     code_version="1",
     description="Mean and 95 % interval over the repetitions of the latest complete series of "
-    "every (target, scenario, profile): the `scenario_summary` view over `run_summary`.",
+    "every (target, scenario, profile): the `scenario_summary` view over the per-run "
+    "`run_summary` view (query either in DuckDB).",
 )
 def run_summary(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     store = MetricStore(duckdb.database)
@@ -78,9 +63,7 @@ def run_summary(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
             "cells": len(rows),
             "summary": dg.MetadataValue.md(markdown_table(rows, SUMMARY_COLUMNS)),
             "database": dg.MetadataValue.path(str(duckdb.database)),
-            "query": dg.MetadataValue.md(
-                "```sql\nSELECT * FROM scenario_summary ORDER BY target, scenario;\n```"
-            ),
+            "query": dg.MetadataValue.md(f"```sql\n{SCENARIO_SUMMARY_SQL};\n```"),
         }
     )
 

@@ -36,7 +36,9 @@ SERVICE_DESCRIPTION = {
 
 
 class Cluster:
-    """A deployment's running platform; every method runs on the target's event loop."""
+    """A deployment's running platform; its methods run on the target's event loop, except
+    ``_on_sample``, which the resource sampler calls from its thread (it only reads a copy of the
+    pod list and writes a metric)."""
 
     def __init__(
         self,

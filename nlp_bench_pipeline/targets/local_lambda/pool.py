@@ -222,7 +222,11 @@ class ExecutionEnvironmentPool:
             on_exit=self._runtime_exited,
         )
         env.runtime = runtime
-        await runtime.start()
+        try:
+            await runtime.start()
+        except Exception as exc:  # Popen, cgroup or port errors: the init failed, say why
+            log.exception("runtime of %s failed to start", env.environment_id)
+            return InitFailure("Runtime.StartError", f"{type(exc).__name__}: {exc}")
         if runtime.pid is not None:
             self.sampler.watch(env.environment_id, runtime.pid)
         self.events.record(
@@ -403,7 +407,8 @@ class ExecutionEnvironmentPool:
             self._retire(env, grace_s=0)
         else:
             # It died after its last response, before taking this invoke: Lambda restarts the
-            # runtime in the same environment, inside this invoke.
+            # runtime in the same environment, inside this invoke, which then waits on an init.
+            invocation.cold = True
             invocation.start_clock(time.monotonic(), self.config.function_timeout_s)
             env.state = EnvironmentState.STARTING
             self._spawn(self._initialise(env))
