@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_bench_pipeline.instance import ensure_dagster_home
+from nlp_bench_pipeline.lib.tables import format_value
 from nlp_bench_pipeline.loadgen.scenarios import PROFILES
 from nlp_bench_pipeline.settings import PROJECT_ROOT, get_pipeline_settings
 from nlp_bench_pipeline.targets.processes import OWNER_ENV, ChildProcess, python_command
@@ -171,20 +172,12 @@ def print_summary(rows: list[dict[str, Any]]) -> None:
     print(f"\nResults (measure phase; profile {', '.join(profiles)}):")
     table = [list(SUMMARY_HEADINGS.values())]
     for row in rows:
-        table.append([_cell(row.get(key)) for key in SUMMARY_HEADINGS])
+        table.append([format_value(row.get(key), digits=1) for key in SUMMARY_HEADINGS])
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     for n, line in enumerate(table):
         print("  ".join(value.rjust(width) for value, width in zip(line, widths, strict=True)))
         if n == 0:
             print("  ".join("-" * width for width in widths))
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
 
 
 def export(relations: list[str], fmt: str, out: Path) -> int:

@@ -8,7 +8,7 @@ from nlp_bench_pipeline.defs.deploy.assets import deployment
 from nlp_bench_pipeline.defs.partitions import cell_partitions
 from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
 from nlp_bench_pipeline.lib.asset_support import cell_of, enabled_target, latest_materialization
-from nlp_bench_pipeline.lib.markdown import markdown_table
+from nlp_bench_pipeline.lib.tables import markdown_table
 from nlp_bench_pipeline.loadgen.launch import LoadgenLaunch, summaries_from_messages
 from nlp_bench_pipeline.loadgen.plan import SUMMARY_FILE
 from nlp_bench_pipeline.loadgen.results import RunSummary

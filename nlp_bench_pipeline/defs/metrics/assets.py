@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
-from nlp_bench_pipeline.lib.markdown import markdown_table
+from nlp_bench_pipeline.lib.tables import markdown_table
 from nlp_bench_pipeline.store.database import SCENARIO_SUMMARY_SQL, MetricStore
 from nlp_bench_pipeline.store.platform_metrics import latest_run_ids, platform_figures
 

@@ -1,4 +1,4 @@
-"""Markdown tables for asset metadata (``MetadataValue.md``), one format everywhere."""
+"""Tables of result rows: Markdown for asset metadata, and the one way a value is printed."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ def markdown_table(
     headings = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
     lines = ["| " + " | ".join(headings.values()) + " |", "|" + "---|" * len(headings)]
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row.get(key)) for key in headings) + " |")
+        lines.append("| " + " | ".join(format_value(row.get(key)) for key in headings) + " |")
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
+def format_value(value: Any, digits: int = 2) -> str:
+    """A result cell: a dash for a missing value, floats to ``digits`` with thousands commas."""
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:,.{digits}f}"
     return str(value)
