@@ -160,8 +160,13 @@ class LocalLambdaTarget(DeployedContext):
         )
         sampler = ResourceSampler(self.name, self._samples, self.sample_interval_s)
         loop = BackgroundLoop(f"local-lambda-{owner}")
-        pool = loop.call(ExecutionEnvironmentPool, function, limits, self._events, sampler)
-        gateway = loop.call(ApiGateway, pool, config, limits, self._events, self.port)
+        try:
+            pool = loop.call(ExecutionEnvironmentPool, function, limits, self._events, sampler)
+            gateway = loop.call(ApiGateway, pool, config, limits, self._events, self.port)
+        except BaseException:  # nothing started yet: release the loop thread and the cgroups
+            loop.close()
+            quotas.release()
+            raise
         platform = _Platform(owner, loop, pool, gateway, sampler, quotas)
         self._platform = platform
         try:
