@@ -63,10 +63,12 @@ def test_explicit_concurrency_limit_is_not_host_limited() -> None:
     assert "concurrency_limit" not in limits.host_limited
 
 
-def test_concurrent_inits_default_to_host_cores() -> None:
+def test_concurrent_inits_default_to_host_cores_less_one() -> None:
     limits = resolve_limits(LocalLambdaConfig(), 1769, LAPTOP)
-    assert limits.max_concurrent_inits == 2
+    assert limits.max_concurrent_inits == 1
     assert "max_concurrent_inits" in limits.host_limited
+    big = resolve_limits(LocalLambdaConfig(), 1769, HostCapacity(cores=8, memory_mb=64_000))
+    assert big.max_concurrent_inits == 7
 
 
 def test_idle_eviction_is_labelled_an_assumption() -> None:
