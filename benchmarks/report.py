@@ -51,7 +51,8 @@ def _git_commit() -> str:
     """HEAD's short hash, with ``+changes`` when the working tree differs from it."""
     try:
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # The report itself changes as sections are written: not a change to what is measured.
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{REPORT.name}"],
             capture_output=True,
             text=True,
             check=True,
