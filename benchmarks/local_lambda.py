@@ -43,7 +43,7 @@ started = time.perf_counter()
 import inference_service.lambda_handler as handler
 model = handler.app.state.service.model
 print(json.dumps({"import_and_load_s": time.perf_counter() - started,
-                  "weights_s": model.load_seconds}))
+                  "loaded_at": time.time(), "weights_s": model.load_seconds}), flush=True)
 """
 
 
@@ -61,7 +61,10 @@ def run() -> Section:
                 ["measure", "seconds"],
                 [
                     ["floor: bare process, no CPU quota", cold["floor_s"]],
-                    ["  of which weights", cold["floor_weights_s"]],
+                    [
+                        "  of which the model load (torch, transformers, weights)",
+                        cold["floor_weights_s"],
+                    ],
                     ["floor: bare process, same 1 vCPU quota", cold["floor_quota_s"]],
                     ["cold request through the gateway", cold["cold_request_s"]],
                     ["  Init Duration (process start to first next)", cold["init_s"]],
@@ -130,16 +133,17 @@ def _floor(*, quota: bool) -> dict[str, float]:
     if quota:
         command = quotas.wrap("floor", lambda_cores(MEMORY_MB), command)
     env = {**os.environ, "NLP_BENCH_MODEL": "synthetic", "NLP_BENCH_THREADS": "1"}
-    started = time.perf_counter()
+    spawned_at = time.time()
     try:
         done = subprocess.run(
             command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
         )
     finally:
         quotas.release()
-    wall_s = time.perf_counter() - started
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"wall_s": wall_s, "weights_s": figures["weights_s"]}
+    # Up to the moment the model is loaded, as the child saw it: the process's exit (a second
+    # or more with torch loaded) is no part of a cold start, where the process lives on.
+    return {"wall_s": figures["loaded_at"] - spawned_at, "weights_s": figures["weights_s"]}
 
 
 def _cold_request() -> dict[str, Any]:
