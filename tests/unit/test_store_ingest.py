@@ -187,21 +187,14 @@ def test_each_init_is_credited_to_one_waiting_request(store, tmp_path):
     # on it; with an init still open at the end (no cold_start event), the window is open-ended.
     rows = [
         row(
-            0,
+            i,
             outcome="timeout",
             status=None,
             error="Timeout",
             latency_ms=35_000,
             environment_id=None,
-        ),
-        row(
-            1,
-            outcome="timeout",
-            status=None,
-            error="Timeout",
-            latency_ms=35_000,
-            environment_id=None,
-        ),
+        )
+        for i in (0, 1)
     ]
     ingest(store, tmp_path, "lam", rows, target="aws-lambda", events=lambda_init("e", 0.02, None))
     cold = store.query("SELECT seq FROM requests WHERE cold_start").to_pylist()
