@@ -11,16 +11,17 @@ from __future__ import annotations
 import codecs
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER, send_json
 from inference_service.metrics import ServiceMetrics
 
-ENVIRONMENT_HEADER = b"x-nlp-bench-environment-id"
-COLD_START_HEADER = b"x-nlp-bench-cold-start"
 RECEIVED_AT = "nlp_bench.received_at"
+_ENVIRONMENT = ENVIRONMENT_HEADER.encode()
+_COLD_START = COLD_START_HEADER.encode()
 METRIC_PATHS = frozenset({"/predict", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
 
 
@@ -69,8 +70,8 @@ class RequestEnvelope:
         scope[RECEIVED_AT] = started
         cold = self._is_first_predict(scope)
         extra_headers = [
-            (ENVIRONMENT_HEADER, self.environment_id().encode()),
-            (COLD_START_HEADER, b"1" if cold else b"0"),
+            (_ENVIRONMENT, self.environment_id().encode()),
+            (_COLD_START, b"1" if cold else b"0"),
         ]
         status = 500
         response_started = False
@@ -141,24 +142,6 @@ class RequestEnvelope:
             return message
 
         return checked_receive
-
-
-async def send_json(
-    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
-) -> None:
-    """Send a whole JSON response in one start and one body message (raw ASGI, no framework)."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_error(send: Send, status: int, message: str) -> None:

@@ -10,10 +10,9 @@ from pathlib import Path
 from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_MODEL = "hf:distilbert-base-uncased-finetuned-sst-2-english"
+from inference_service.contract import MAX_BODY_BYTES, MAX_TOKENS
 
-# API Gateway and Lambda both cap a synchronous payload at 6 MB.
-MAX_BODY_BYTES = 6 * 1024 * 1024
+DEFAULT_MODEL = "hf:distilbert-base-uncased-finetuned-sst-2-english"
 
 
 def available_cpus() -> int:
@@ -43,7 +42,7 @@ class ServiceSettings(BaseSettings):
     )
     max_texts: PositiveInt = Field(64, description="most texts in one request")
     max_body_bytes: PositiveInt = Field(MAX_BODY_BYTES, description="largest request body")
-    max_tokens: PositiveInt = Field(512, description="texts are truncated to this many tokens")
+    max_tokens: PositiveInt = Field(MAX_TOKENS, description="texts are cut to this many tokens")
     environment_id: str | None = Field(
         None, description="pod name or execution environment id, set by the platform"
     )

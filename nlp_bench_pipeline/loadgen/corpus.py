@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-MAX_TOKENS = 512  # the service truncates beyond this
+from inference_service.contract import MAX_TOKENS, vocabulary_path
+
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 _BUCKET = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 
@@ -46,9 +47,7 @@ def token_counter() -> Any:
     """A fast WordPiece tokenizer over the real bert-base-uncased vocabulary (no transformers)."""
     from tokenizers import BertWordPieceTokenizer
 
-    from inference_service.model import bert_uncased_vocab_path
-
-    return BertWordPieceTokenizer(str(bert_uncased_vocab_path()), lowercase=True)
+    return BertWordPieceTokenizer(str(vocabulary_path()), lowercase=True)
 
 
 @dataclass(frozen=True, order=True)

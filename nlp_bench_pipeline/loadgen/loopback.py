@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from inference_service.envelope import send_json
+from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER, send_json
 
 Scope = dict[str, Any]
 STALL_AFTER_ENV = "NLP_BENCH_LOOPBACK_STALL_AFTER_S"
@@ -76,8 +76,8 @@ class LoopbackEndpoint:
         # A rough token count (words + [CLS] + [SEP]): this endpoint has no tokenizer.
         body = PREDICTION % ((time.time() - arrived) * 1000.0, spaces + 3)
         headers = [
-            (b"x-nlp-bench-environment-id", self.environment_id.encode()),
-            (b"x-nlp-bench-cold-start", cold),
+            (ENVIRONMENT_HEADER.encode(), self.environment_id.encode()),
+            (COLD_START_HEADER.encode(), cold),
         ]
         await send_json(send, 200, body, headers)
 

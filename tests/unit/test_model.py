@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from inference_service import model as model_module
-from inference_service.model import (
-    ModelLoadError,
-    ModelSource,
-    generated_model_dir,
-    load_model,
-    model_digest,
-    resolve_model_dir,
-)
+from inference_service import sources as sources_module
+from inference_service.digest import model_digest
+from inference_service.model import load_model
 from inference_service.settings import ServiceSettings
+from inference_service.sources import ModelLoadError, ModelSource, resolve_model_dir
+from inference_service.synthetic import generated_model_dir
 
 # The tiny model's digest is a property of the generator, not of the machine: CI recomputes it.
 TINY_DIGEST = "sha256:fe44c7665d52ddba75bf39366ec5302b91004bb6875cac564cfefb736fbd5541"
@@ -151,9 +147,9 @@ def test_unreachable_hub_falls_back_to_synthetic_with_a_loud_warning(
     def offline(repo_id: str) -> Path:
         raise OSError("Name or service not known")
 
-    monkeypatch.setattr(model_module, "hub_model_dir", offline)
+    monkeypatch.setattr(sources_module, "hub_model_dir", offline)
     monkeypatch.setattr(
-        model_module, "generated_model_dir", lambda kind, cache: Path(f"/generated/{kind}")
+        sources_module, "generated_model_dir", lambda kind, cache: Path(f"/generated/{kind}")
     )
     with caplog.at_level(logging.WARNING, logger="inference_service.model"):
         directory, source = resolve_model_dir(ModelSource.parse("hf:org/model"), tmp_path)
