@@ -71,9 +71,11 @@ def lambda_usage(
     region: str = DEFAULT_REGION,
     notes: Iterable[str] = (),
 ) -> LambdaUsage:
-    """Usage for ``invocations`` a month, each running ``duration_ms`` (Duration, not latency).
+    """Usage for ``invocations`` a month, each billed ``duration_ms`` (never client latency).
 
-    ``cold_starts`` of them also ran an INIT of ``init_ms``, billed inside their Billed Duration.
+    ``duration_ms`` is the mean Billed Duration of a warm invocation (a REPORT's Duration rounded
+    up to the millisecond; ``billed_ms`` rounds one). ``cold_starts`` of the invocations also ran
+    an INIT of ``init_ms``, billed inside their Billed Duration.
     With ``provisioned_concurrency`` environments enabled for ``hours`` (default: the month),
     invocations run on them up to what they can serve back to back at this duration; the rest
     spill over to on-demand environments, where the cold starts happen. Real bursts spill over
@@ -81,12 +83,11 @@ def lambda_usage(
     """
     hours = catalog.fact("month.hours") if hours is None else hours
     notes = list(notes)
-    warm_billed = billed_ms(duration_ms)
     provisioned_invocations = 0.0
     capacity_gb_s = 0.0
     if provisioned_concurrency:
         capacity_gb_s = provisioned_concurrency * gb_seconds(hours * 3_600_000, memory_mb)
-        servable = provisioned_concurrency * hours * 3_600_000 / warm_billed
+        servable = provisioned_concurrency * hours * 3_600_000 / duration_ms
         provisioned_invocations = min(float(invocations), servable)
         if servable < invocations:
             notes.append(
@@ -99,14 +100,13 @@ def lambda_usage(
             f"{cold_starts:g} cold starts but only {on_demand:g} on-demand invocations: "
             "provisioned environments initialise before traffic and bill no init as duration"
         )
-    init_billed_ms = billed_ms(duration_ms + init_ms) - warm_billed if cold_starts else 0
     return LambdaUsage(
         invocations=invocations,
         memory_mb=memory_mb,
-        billed_gb_s=gb_seconds(on_demand * warm_billed + cold_starts * init_billed_ms, memory_mb),
+        billed_gb_s=gb_seconds(on_demand * duration_ms + cold_starts * init_ms, memory_mb),
         init_gb_s=gb_seconds(cold_starts * init_ms, memory_mb),
         provisioned_capacity_gb_s=capacity_gb_s,
-        provisioned_duration_gb_s=gb_seconds(provisioned_invocations * warm_billed, memory_mb),
+        provisioned_duration_gb_s=gb_seconds(provisioned_invocations * duration_ms, memory_mb),
         provisioned_invocations=provisioned_invocations,
         architecture=architecture,
         gateway=gateway,
