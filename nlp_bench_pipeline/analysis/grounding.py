@@ -1,0 +1,262 @@
+"""Is every number the analysis states found in the facts it was given?
+
+An LLM that invents a p99 is worse than no analysis, so the ``sre_analysis`` asset check runs
+:func:`check_grounding` and fails, naming each ungrounded number with its context. The same
+check holds the offline analyst to the same standard.
+
+The rules. A number printed in the analysis (summary, findings, recommendations) is read with
+its thousands separators removed and its sign ignored, and is *grounded* when it equals, to the
+precision it is printed with (within half a unit of its last printed digit: ``812`` and
+``812.4`` both ground 812.41, ``800`` does not), one of:
+
+1. **a fact**: a value of the facts document, a numeric key of a row (``memory_mb=1024``), or a
+   number inside a text fact or a note (the ``503`` of ``HTTP 503``);
+2. **a fact in another unit, the unit printed**: a fraction as a percentage (× 100, followed by
+   ``%`` or ``percent``: an ``error_rate`` of 0.0123 as ``1.2 %``); a duration in milliseconds
+   (a field ending in ``_ms``) in seconds (÷ 1000, followed by ``s``, ``sec`` or ``seconds``);
+3. **a figure derived from a pair of comparable facts** — two fields of the same row in the same
+   unit (the unit is a field's last ``_`` part when it is one of ``ms``, ``s``, ``pct``, ``rps``,
+   ``usd``, ``mb``, ``gb``; fields without one, like ``cold_starts`` and ``requests``, are
+   counts), or the same field in two rows of one section (``p99_ms`` on two targets):
+
+   - a difference ``a − b`` (÷ 1000 when both are ``_ms`` and seconds are printed);
+   - a ratio ``a / b``, printed with ``×``, ``x``, ``times`` or ``-fold``;
+   - a percentage ``a / b × 100`` or a percent change ``(a − b) / b × 100``, printed with
+     ``%`` or ``percent``;
+4. **"N of M"** needs no rule of its own: N and M are each checked and each must be a fact
+   ("9 of the 10 slowest requests" with facts ``cold_starts`` 9 and ``requests`` 10).
+
+Not checked, because they are names rather than figures: digits glued to letters (``p99``,
+``k8s``, ``x86``, ``r0``, ``Llama-3``), status classes (``5xx``). An evidence entry must cite a
+fact id of the document and give that fact's value (to its printed precision); finding and
+recommendation evidence lists must cite existing ids.
+
+Derived figures make the check looser: it shows a number *can* be computed from the facts by
+these rules, not that the sentence around it computes it correctly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from nlp_bench_pipeline.analysis.facts import Fact, FactsDocument
+from nlp_bench_pipeline.analysis.sections import AnalysisSections
+
+UNITS = frozenset({"ms", "s", "pct", "rps", "usd", "mb", "gb"})
+CONTEXT_CHARS = 40
+
+NUMBER = re.compile(
+    r"(?<![A-Za-z_\d.,])(?<![A-Za-z]-)"  # not glued to a name: p99, k8s, Llama-3
+    r"(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?"
+    r"(?!xx|\d)"  # not a status class: 5xx
+)
+_PERCENT = re.compile(r"\s?(?:%|percent\b|per cent\b)")
+_RATIO = re.compile(r"\s?(?:×|x\b|times\b|-fold\b|fold\b)")
+_SECONDS = re.compile(r"\s?(?:s|secs?|seconds?)\b")
+
+
+class UngroundedNumber(BaseModel):
+    """A number the facts do not support, where it stands and the words around it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: str
+    location: str
+    context: str
+
+
+class UnknownFact(BaseModel):
+    """An evidence entry citing a fact id the document does not have, or a wrong value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fact: str
+    location: str
+    problem: str
+
+
+class GroundingReport(BaseModel):
+    """What the check found; ``grounded`` is what an asset check passes on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    numbers_checked: int
+    ungrounded: list[UngroundedNumber]
+    unknown_facts: list[UnknownFact]
+
+    @property
+    def grounded(self) -> bool:
+        return not self.ungrounded and not self.unknown_facts
+
+    def describe(self) -> str:
+        """One line per problem, for an asset check's description."""
+        lines = [
+            f"ungrounded number {u.number} in {u.location}: …{u.context}…" for u in self.ungrounded
+        ]
+        lines += [f"{u.location}: {u.problem} ({u.fact})" for u in self.unknown_facts]
+        return "\n".join(lines) or f"all {self.numbers_checked} numbers grounded"
+
+
+def check_grounding(analysis: AnalysisSections, facts: FactsDocument) -> GroundingReport:
+    """Every number of ``analysis`` against ``facts`` by the rules of the module docstring."""
+    pools = _Pools.of(facts)
+    checked = 0
+    ungrounded: list[UngroundedNumber] = []
+    for location, text in _texts(analysis):
+        for match in NUMBER.finditer(text):
+            checked += 1
+            if not pools.grounds(match, text):
+                start, end = match.span()
+                context = text[max(0, start - CONTEXT_CHARS) : end + CONTEXT_CHARS]
+                ungrounded.append(
+                    UngroundedNumber(number=match.group(0), location=location, context=context)
+                )
+    return GroundingReport(
+        numbers_checked=checked,
+        ungrounded=ungrounded,
+        unknown_facts=_evidence_problems(analysis, facts),
+    )
+
+
+def _texts(analysis: AnalysisSections) -> Iterator[tuple[str, str]]:
+    yield "summary", analysis.summary
+    for i, finding in enumerate(analysis.findings):
+        yield f"findings[{i}].title", finding.title
+        yield f"findings[{i}].detail", finding.detail
+    for i, recommendation in enumerate(analysis.recommendations):
+        yield f"recommendations[{i}].action", recommendation.action
+        yield f"recommendations[{i}].rationale", recommendation.rationale
+
+
+def _evidence_problems(analysis: AnalysisSections, facts: FactsDocument) -> list[UnknownFact]:
+    by_id = {fact.id: fact for fact in facts.facts()}
+    problems = []
+    for i, entry in enumerate(analysis.evidence):
+        fact = by_id.get(entry.fact)
+        location = f"evidence[{i}]"
+        if fact is None:
+            problems.append(UnknownFact(fact=entry.fact, location=location, problem="no such fact"))
+        elif not _same_value(entry.value, fact.value):
+            problems.append(
+                UnknownFact(
+                    fact=entry.fact,
+                    location=location,
+                    problem=f"value {entry.value!r} is not the fact's {fact.value!r}",
+                )
+            )
+    cited = [
+        (f"findings[{i}].evidence", fact_id)
+        for i, finding in enumerate(analysis.findings)
+        for fact_id in finding.evidence
+    ] + [
+        (f"recommendations[{i}].evidence", fact_id)
+        for i, recommendation in enumerate(analysis.recommendations)
+        for fact_id in recommendation.evidence
+    ]
+    problems += [
+        UnknownFact(fact=fact_id, location=location, problem="no such fact")
+        for location, fact_id in cited
+        if fact_id not in by_id
+    ]
+    return problems
+
+
+def _same_value(given: object, fact: object) -> bool:
+    if _is_number(given) and _is_number(fact):
+        printed = repr(given)
+        decimals = len(printed.partition(".")[2]) if "e" not in printed else 12
+        return abs(float(given) - float(fact)) <= _tolerance(float(given), decimals)
+    return given == fact
+
+
+@dataclass(frozen=True)
+class _Pools:
+    """Sorted candidate values: what a plain number, a percentage, a ratio, seconds may be."""
+
+    plain: np.ndarray
+    percent: np.ndarray
+    ratio: np.ndarray
+    seconds: np.ndarray
+
+    @classmethod
+    def of(cls, facts: FactsDocument) -> _Pools:
+        numeric = [f for f in facts.facts() if _is_number(f.value)]
+        texts = [str(f.value) for f in facts.facts() if isinstance(f.value, str)] + facts.notes
+        values = [float(f.value) for f in numeric] + [
+            float(m.group("whole").replace(",", "") + (m.group("fraction") or ""))
+            for text in texts
+            for m in NUMBER.finditer(text)
+        ]
+        ms = [float(f.value) / 1000.0 for f in numeric if _unit(f.field) == "ms"]
+        differences, ms_differences, ratios, percents = [], [], [], []
+        for a, b in _comparable_pairs(numeric):
+            x, y = float(a.value), float(b.value)
+            differences.append(x - y)
+            if _unit(a.field) == "ms" and _unit(b.field) == "ms":
+                ms_differences.append((x - y) / 1000.0)
+            for num, den in ((x, y), (y, x)):
+                if den != 0:
+                    ratios.append(num / den)
+                    percents += [num / den * 100.0, (num - den) / den * 100.0]
+        plain = [*values, *differences]
+        return cls(
+            plain=_sorted(plain),
+            percent=_sorted([*plain, *(v * 100.0 for v in values), *percents]),
+            ratio=_sorted([*plain, *ratios]),
+            seconds=_sorted([*plain, *ms, *ms_differences]),
+        )
+
+    def grounds(self, match: re.Match[str], text: str) -> bool:
+        number = float(match.group("whole").replace(",", "") + (match.group("fraction") or ""))
+        decimals = len(match.group("fraction") or ".") - 1
+        after = text[match.end() :]
+        if _PERCENT.match(after):
+            pool = self.percent
+        elif _RATIO.match(after):
+            pool = self.ratio
+        elif _SECONDS.match(after):
+            pool = self.seconds
+        else:
+            pool = self.plain
+        tolerance = _tolerance(number, decimals)
+        i = int(np.searchsorted(pool, number - tolerance))
+        return i < len(pool) and pool[i] <= number + tolerance
+
+
+def _comparable_pairs(numeric: list[Fact]) -> Iterator[tuple[Fact, Fact]]:
+    """Two fields of one row in one unit, or one field of two rows of one section."""
+    by_row: dict[str, list[Fact]] = defaultdict(list)
+    by_field: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+    for fact in numeric:
+        by_row[fact.row.label].append(fact)
+        by_field[(fact.row.section, fact.field)].append(fact)
+    for row_facts in by_row.values():
+        for a, b in itertools.combinations(row_facts, 2):
+            if _unit(a.field) == _unit(b.field):
+                yield a, b
+    for field_facts in by_field.values():
+        yield from itertools.combinations(field_facts, 2)
+
+
+def _unit(field: str) -> str:
+    suffix = field.rpartition("_")[2].lower()
+    return suffix if suffix in UNITS else "count"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _tolerance(number: float, decimals: int) -> float:
+    return 0.5 * 10.0**-decimals + 1e-9 * abs(number)
+
+
+def _sorted(values: Iterable[float]) -> np.ndarray:
+    return np.unique(np.abs(np.asarray(list(values), dtype=float)))
