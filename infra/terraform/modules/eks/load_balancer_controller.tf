@@ -2,7 +2,9 @@
 # straight to pod addresses, no NodePort hop). Its IAM policy is the chart release's own
 # docs/install/iam_policy.json (kubernetes-sigs/aws-load-balancer-controller v3.5.0), narrowed
 # from any region/account to this one, and from "*" to the resource types each call acts on
-# where IAM has them (security groups, load balancers, listeners, rules). Statements on "*" are where the EC2 and ELB APIs offer no
+# where IAM has them (security groups, load balancers, listeners, rules). The upstream
+# statement for ACM, Cognito, WAF and Shield is left out, and the chart's WAF and Shield
+# features are off: the benchmark's Ingress is plain HTTP with none of them. Statements on "*" are where the EC2 and ELB APIs offer no
 # resource-level permissions (Describe*, Create* before the resource exists) or where the
 # controller must act on resources it has not created yet; the tag conditions then limit the
 # mutating calls to resources the controller itself tagged with elbv2.k8s.aws/cluster.
@@ -23,7 +25,7 @@ data "aws_iam_policy_document" "load_balancer_controller" {
   statement {
     sid       = "ServiceLinkedRoleForElb"
     actions   = ["iam:CreateServiceLinkedRole"]
-    resources = ["*"] # the role does not exist yet; the condition names the only service allowed
+    resources = ["arn:${local.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing"]
 
     condition {
       test     = "StringEquals"
@@ -65,32 +67,6 @@ data "aws_iam_policy_document" "load_balancer_controller" {
       "elasticloadbalancing:DescribeTrustStores",
       "elasticloadbalancing:DescribeListenerAttributes",
       "elasticloadbalancing:DescribeCapacityReservation",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid = "CertificatesWafShield"
-    # Lookups and associations the Ingress annotations may ask for (HTTPS certificates, WAF,
-    # Shield); these services scope by the ALB, which does not exist when the call is made.
-    actions = [
-      "cognito-idp:DescribeUserPoolClient",
-      "acm:ListCertificates",
-      "acm:DescribeCertificate",
-      "iam:ListServerCertificates",
-      "iam:GetServerCertificate",
-      "waf-regional:GetWebACL",
-      "waf-regional:GetWebACLForResource",
-      "waf-regional:AssociateWebACL",
-      "waf-regional:DisassociateWebACL",
-      "wafv2:GetWebACL",
-      "wafv2:GetWebACLForResource",
-      "wafv2:AssociateWebACL",
-      "wafv2:DisassociateWebACL",
-      "shield:GetSubscriptionState",
-      "shield:DescribeProtection",
-      "shield:CreateProtection",
-      "shield:DeleteProtection",
     ]
     resources = ["*"]
   }
@@ -315,6 +291,10 @@ resource "helm_release" "load_balancer_controller" {
       }
     }
     nodeSelector = { "nlp-bench/role" = "service" }
+    # Off, so the controller never calls the APIs the policy above does not grant.
+    enableShield = false
+    enableWaf    = false
+    enableWafv2  = false
     # The ALBs, target groups and security groups the controller creates carry the same tags.
     defaultTags = data.aws_default_tags.current.tags
   })]

@@ -231,6 +231,16 @@ resource "aws_eks_node_group" "this" {
   depends_on = [aws_iam_role_policy_attachment.node]
 }
 
+# The VPC CNI as a managed add-on, with its network policy agent on: the NetworkPolicies in
+# infra/k8s are enforced, not decoration.
+resource "aws_eks_addon" "vpc_cni" {
+  cluster_name                = aws_eks_cluster.this.name
+  addon_name                  = "vpc-cni"
+  resolve_conflicts_on_create = "OVERWRITE"
+  resolve_conflicts_on_update = "OVERWRITE"
+  configuration_values        = jsonencode({ enableNetworkPolicy = "true" })
+}
+
 # The HPA's CPU metric comes from metrics-server, which EKS does not install by itself.
 resource "aws_eks_addon" "metrics_server" {
   cluster_name = aws_eks_cluster.this.name
