@@ -1,6 +1,6 @@
 # The role .github/workflows/images.yml assumes through GitHub's OIDC provider: short-lived
-# credentials for one repository's main branch, allowed to push images and nothing else. No
-# access key exists anywhere.
+# credentials for one repository's main branch, allowed to push images (and read back their
+# digests) and nothing else. No access key exists anywhere.
 
 resource "aws_iam_openid_connect_provider" "github" {
   count = var.create_oidc_provider ? 1 : 0
@@ -68,6 +68,7 @@ data "aws_iam_policy_document" "push" {
       "ecr:BatchGetImage",
       "ecr:CompleteLayerUpload",
       "ecr:DescribeImages",
+      "ecr:DescribeRepositories",
       "ecr:GetDownloadUrlForLayer",
       "ecr:InitiateLayerUpload",
       "ecr:PutImage",
