@@ -405,8 +405,9 @@ def send(
 
     Raises :class:`RepeatedInitError` when the function's init keeps failing the same way, and
     lets non-retried transport errors (an unsupported URL, a local protocol error) propagate.
+    A ``timeout`` in ``request`` replaces the client's for this call (still cut to the budget).
     """
-    call = _Call(policy, clock, client.timeout)
+    call = _Call(policy, clock, _timeout(client, request))
 
     def attempt() -> _Outcome:
         begun = call.begin()
@@ -430,7 +431,7 @@ async def send_async(
     **request: Any,
 ) -> CallResult:
     """:func:`send` for an ``httpx.AsyncClient``: the same policy, labels and result."""
-    call = _Call(policy, clock, client.timeout)
+    call = _Call(policy, clock, _timeout(client, request))
 
     async def attempt() -> _Outcome:
         begun = call.begin()
@@ -441,6 +442,11 @@ async def send_async(
         return call.finish(begun, response=response)
 
     return call.result(await AsyncRetrying(**call.retrying(sleep))(attempt))
+
+
+def _timeout(client: httpx.Client | httpx.AsyncClient, request: dict[str, Any]) -> httpx.Timeout:
+    """The call's own ``timeout`` (taken out of ``request``), else the client's."""
+    return httpx.Timeout(request.pop("timeout")) if "timeout" in request else client.timeout
 
 
 def _shorter(timeout: float | None, left: float) -> float:

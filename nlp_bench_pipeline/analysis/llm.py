@@ -62,10 +62,12 @@ starts, throttles, queueing, scaling), errors;
 "action": str, "rationale": str, "evidence": [fact ids]}}.
 
 Rules for numbers: use only the facts given. Every number you write must be a fact's value \
-(rounded), a fraction written as a percentage with "%", milliseconds written as seconds with \
-"s", or derived from two comparable facts (two fields of one row, or one field of two rows) as \
-a difference, a ratio written with "×", or a percentage written with "%". Write no other \
-numbers: no thresholds, counts or sizes of your own. Cite the fact ids you used. Reply with the \
+(rounded, not to fewer digits than whole units), a fraction (such as an _rate) written as a \
+percentage with "%", milliseconds written as seconds with "s", or derived from two comparable \
+facts (two fields of one row in one unit, or one field of two rows) that the same finding or \
+recommendation cites in its "evidence": a difference, a ratio written with "×", or a \
+percentage written with "%". Write no other numbers: no thresholds, counts or sizes of your \
+own. Reply with the \
 JSON object only."""
 
 
@@ -108,14 +110,24 @@ def analyse_with_groq(
         except groq.APIConnectionError as exc:
             why = f"could not reach Groq for {model} ({type(exc).__name__})"
             return _offline(facts, warnings, why, api_key)
-        content = completion.choices[0].message.content if completion.choices else None
+        except groq.APIError as exc:
+            why = f"the Groq call for {model} failed ({type(exc).__name__})"
+            return _offline(facts, warnings, why, api_key)
         try:
-            sections = AnalysisSections.model_validate_json(content or "")
+            sections = AnalysisSections.model_validate_json(_reply_text(completion))
         except ValidationError as exc:
             why = f"the reply of {model} is not the JSON asked for ({_first_error(exc)})"
             return _offline(facts, warnings, why, api_key)
         return Analysis(**sections.model_dump(), author=f"groq:{model}", warnings=warnings)
     return _offline(facts, warnings, "none of the models was found", api_key)
+
+
+def _reply_text(completion: object) -> str:
+    """The first choice's message, or "" (then malformed) when the reply has none."""
+    try:
+        return completion.choices[0].message.content or ""  # type: ignore[attr-defined]
+    except (AttributeError, IndexError, TypeError):
+        return ""
 
 
 def _offline(facts: FactsDocument, warnings: list[str], why: str, api_key: str) -> Analysis:

@@ -30,8 +30,10 @@ their key values (target, scenario, profile, repetition).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from nlp_bench_pipeline.analysis.facts import FactRow, FactsDocument
 from nlp_bench_pipeline.analysis.sections import (
@@ -42,11 +44,21 @@ from nlp_bench_pipeline.analysis.sections import (
     RecommendationArea,
 )
 
+T = TypeVar("T")
 AUTHOR = "offline"
 # When a rule fires (never printed: thresholds are not facts).
 COLD_TAIL_SHARE = 0.5  # of the slowest requests that waited on an init
 SLOW_INIT_MS = 1000.0
 QUEUEING_RATIO = 3.0  # p99 / p50 that says requests queue
+# A report is read, not searched: the most important few, within the sections' own bounds.
+MAX_FINDINGS = 8
+MAX_RECOMMENDATIONS = 8
+MAX_EVIDENCE = 60
+MAX_RATIONALE_CHARS = 600
+MAX_DETAIL_CHARS = 1000
+MAX_CITED = 20  # fact ids per finding or recommendation, as sections.py allows
+# Finding ranks: verdict first, then what hurts users most.
+VERDICT, COLD_TAIL, FAILURES, QUEUEING, DROPS, COSTS = range(6)
 PLATFORM_FAULTS = {
     "throttles": ("throttle", "throttles"),
     "gateway_timeouts": ("gateway timeout", "gateway timeouts"),
@@ -64,13 +76,18 @@ class _Figure:
     ids: tuple[str, ...]
 
 
+Rank = tuple[int, float]  # (kind of finding, minus its severity): lower comes first
+
+
 @dataclass
 class _Notebook:
-    """What the rules read and what they have written so far."""
+    """What the rules read and what they have written so far, each with its rank."""
 
     facts: FactsDocument
-    findings: list[Finding] = field(default_factory=list)
-    recommendations: dict[tuple[str, str], Recommendation] = field(default_factory=dict)
+    findings: dict[object, tuple[Rank, Finding]] = field(default_factory=dict)
+    recommendations: dict[tuple[str, str], tuple[Rank, Recommendation]] = field(
+        default_factory=dict
+    )
 
     def rows(self, section: str) -> list[FactRow]:
         return self.facts.section(section)
@@ -79,28 +96,52 @@ class _Notebook:
         """The row of ``section`` about the same run (same key values)."""
         return next((r for r in self.rows(section) if r.subject == row.subject), None)
 
-    def find(self, title: str, detail: str, *figures: _Figure) -> None:
-        self.findings.append(Finding(title=title, detail=detail, evidence=_ids(figures)))
+    def find(
+        self, rank: Rank, title: str, detail: str, *figures: _Figure, group: object = None
+    ) -> None:
+        """A finding; those of one ``group`` (a kind and a target) become one, their details
+        joined, as long as it stays within the bounds of a finding."""
+        key = group if group is not None else len(self.findings)
+        known = self.findings.get(key)
+        if known is None:
+            finding = Finding(title=title, detail=detail, evidence=_ids(figures))
+            self.findings[key] = (rank, finding)
+            return
+        known_rank, finding = known
+        joined = f"{finding.detail}; {detail}"
+        evidence = list(dict.fromkeys([*finding.evidence, *_ids(figures)]))
+        if len(joined) > MAX_DETAIL_CHARS or len(evidence) > MAX_CITED:
+            return
+        merged = finding.model_copy(update={"detail": joined, "evidence": evidence})
+        self.findings[key] = (min(known_rank, rank), merged)
 
     def recommend(
-        self, area: RecommendationArea, target: str, action: str, why: str, *figures: _Figure
+        self,
+        rank: Rank,
+        area: RecommendationArea,
+        target: str,
+        action: str,
+        why: str,
+        *figures: _Figure,
     ) -> None:
         """One recommendation per knob and target; later reasons are added to the first."""
         known = self.recommendations.get((area, target))
         if known is None:
-            self.recommendations[(area, target)] = Recommendation(
-                area=area, action=action, rationale=why, evidence=_ids(figures)
-            )
-        elif why not in known.rationale:
-            self.recommendations[(area, target)] = known.model_copy(
-                update={
-                    "rationale": f"{known.rationale}; {why}",
-                    "evidence": list(dict.fromkeys([*known.evidence, *_ids(figures)])),
-                }
-            )
+            new = Recommendation(area=area, action=action, rationale=why, evidence=_ids(figures))
+            self.recommendations[(area, target)] = (rank, new)
+            return
+        known_rank, recommendation = known
+        rationale = f"{recommendation.rationale}; {why}"
+        evidence = list(dict.fromkeys([*recommendation.evidence, *_ids(figures)]))
+        if why in recommendation.rationale or len(rationale) > MAX_RATIONALE_CHARS:
+            return
+        if len(evidence) > MAX_CITED:
+            return
+        merged = recommendation.model_copy(update={"rationale": rationale, "evidence": evidence})
+        self.recommendations[(area, target)] = (min(known_rank, rank), merged)
 
     def analysis(self, warnings: Sequence[str]) -> Analysis:
-        findings = self.findings or [
+        findings = _most_important(self.findings.values(), MAX_FINDINGS) or [
             Finding(
                 title="Nothing stands out",
                 detail=(
@@ -109,14 +150,15 @@ class _Notebook:
                 ),
             )
         ]
-        recommendations = list(self.recommendations.values())
+        recommendations = _most_important(self.recommendations.values(), MAX_RECOMMENDATIONS)
         cited = [*(i for f in findings for i in f.evidence)]
         cited += [i for r in recommendations for i in r.evidence]
         values = {fact.id: fact.value for fact in self.facts.facts()}
+        evidence = [Evidence(fact=i, value=values[i]) for i in dict.fromkeys(cited)]
         return Analysis(
             summary="; ".join(f.title for f in findings[:3]) + ".",
             findings=findings,
-            evidence=[Evidence(fact=i, value=values[i]) for i in dict.fromkeys(cited)],
+            evidence=evidence[:MAX_EVIDENCE],
             recommendations=recommendations,
             author=AUTHOR,
             warnings=list(warnings),
@@ -133,32 +175,47 @@ def analyse_offline(facts: FactsDocument, warnings: Sequence[str] = ()) -> Analy
 
 
 def _lowest_p99(nb: _Notebook) -> None:
+    """One verdict finding: per scenario, every target's p99, lowest first."""
     groups: dict[tuple, list[FactRow]] = {}
     for row in nb.rows("run_summary"):
         if _number(row, "p99_ms") is not None and "target" in row.subject:
             groups.setdefault(_group_key(row), []).append(row)
-    for rows in groups.values():
-        if len(rows) < 2:
-            continue
-        rows.sort(key=lambda r: _number(r, "p99_ms"))
-        best, worst = rows[0], rows[-1]
+    compared = [sorted(rows, key=lambda r: _number(r, "p99_ms")) for rows in groups.values()]
+    compared = [rows for rows in compared if len(rows) > 1]
+    if not compared:
+        return
+    parts: list[str] = []
+    figures: list[_Figure] = []
+    shown: list[list[FactRow]] = []
+    for rows in compared:
         listed = [_figure(r, "p99_ms") for r in rows]
-        detail = "p99: " + ", ".join(
-            f"{_target(r)} {f.text}" for r, f in zip(rows, listed, strict=True)
-        )
-        figures = list(listed)
-        if _number(best, "p99_ms"):
-            ratio = _number(worst, "p99_ms") / _number(best, "p99_ms")
-            detail += f"; {_target(worst)}'s is {ratio:.1f}× {_target(best)}'s"
-        corrected = [_figure(r, "p99_corrected_ms") for r in (best, worst)]
-        if all(corrected):
-            detail += (
-                f"; corrected for coordinated omission, {corrected[0].text} against "
-                f"{corrected[1].text}"
-            )
-            figures += corrected
-        title = f"{_where(best) or 'All runs'}: {_target(best)} has the lowest p99"
-        nb.find(title, detail, *figures)
+        part = _p99_comparison(rows, listed)
+        too_long = len("; ".join([*parts, part])) > MAX_DETAIL_CHARS
+        if len(figures) + len(listed) > MAX_CITED or too_long:
+            parts.append("further scenarios left out")
+            break
+        parts.append(part)
+        figures += listed
+        shown.append(rows)
+    if not shown:
+        return
+    winners = {_target(rows[0]) for rows in shown}
+    if len(shown) == 1:
+        title = f"{_where(shown[0][0]) or 'All runs'}: {winners.pop()} has the lowest p99"
+    elif len(winners) == 1:
+        title = f"{winners.pop()} has the lowest p99 in every scenario compared"
+    else:
+        title = "The lowest p99 depends on the scenario"
+    nb.find((VERDICT, 0.0), title, "p99 by scenario, lowest first: " + "; ".join(parts), *figures)
+
+
+def _p99_comparison(rows: list[FactRow], listed: list[_Figure]) -> str:
+    """``burst (quick): local-k8s 410 ms, local-lambda 13,210 ms (32.2×)``."""
+    part = f"{_where(rows[0]) or 'all runs'}: " + ", ".join(
+        f"{_target(r)} {f.text}" for r, f in zip(rows, listed, strict=True)
+    )
+    best, worst = _number(rows[0], "p99_ms"), _number(rows[-1], "p99_ms")
+    return part + (f" ({worst / best:.1f}×)" if best else "")
 
 
 def _cold_starts_in_the_tail(nb: _Notebook) -> None:
@@ -169,16 +226,20 @@ def _cold_starts_in_the_tail(nb: _Notebook) -> None:
         if not (cold and slowest and n and n_cold and n_cold >= COLD_TAIL_SHARE * n):
             continue
         explained.add(_group_key(tail, with_target=True))
-        detail = f"{cold.text} of the {slowest.text} slowest requests waited on an init"
+        detail = (
+            f"{_prefix(tail)}{cold.text} of the {slowest.text} slowest requests waited on an init"
+        )
         figures = [cold, slowest]
         summary = nb.twin("run_summary", tail)
         if summary is not None and _figure(summary, "cold_start_p50_ms"):
             cold_p50, p50 = _figure(summary, "cold_start_p50_ms"), _figure(summary, "p50_ms")
             if p50:
-                detail += f"; a cold request's median was {cold_p50.text} against {p50.text}"
+                detail += f", a cold request's median {cold_p50.text} against {p50.text}"
                 figures += [cold_p50, p50]
-        nb.find(f"p99 on {_target(tail)} in {_where(tail)} is cold starts", detail, *figures)
-        _warm_capacity(nb, tail, detail, figures)
+        rank = (COLD_TAIL, -n_cold / n)
+        title = f"p99 on {_target(tail)} is cold starts"
+        nb.find(rank, title, detail, *figures, group=("cold tail", _target(tail)))
+        _warm_capacity(nb, rank, tail, detail, figures)
     for row in nb.rows("run_summary"):
         if _group_key(row, with_target=True) in explained:
             continue
@@ -190,24 +251,27 @@ def _cold_starts_in_the_tail(nb: _Notebook) -> None:
         if _number(row, "cold_start_p50_ms") < _number(row, "p99_ms"):
             continue
         detail = (
-            f"{cold.text} requests waited on an init; their median latency, {cold_p50.text}, "
-            f"is above the run's p99 of {p99.text}"
+            f"{_prefix(row)}{cold.text} requests waited on an init; their median latency, "
+            f"{cold_p50.text}, is above the run's p99 of {p99.text}"
         )
-        nb.find(
-            f"Cold starts set p99 on {_target(row)} in {_where(row)}", detail, cold, cold_p50, p99
-        )
-        _warm_capacity(nb, row, detail, [cold, cold_p50, p99])
+        rank = (COLD_TAIL, -COLD_TAIL_SHARE)
+        title = f"Cold starts set p99 on {_target(row)}"
+        nb.find(rank, title, detail, cold, cold_p50, p99, group=("cold p99", _target(row)))
+        _warm_capacity(nb, rank, row, detail, [cold, cold_p50, p99])
 
 
-def _warm_capacity(nb: _Notebook, row: FactRow, why: str, figures: list[_Figure]) -> None:
+def _warm_capacity(
+    nb: _Notebook, rank: Rank, row: FactRow, why: str, figures: list[_Figure]
+) -> None:
     """Cold starts outside the cold-start scenario are what provisioned concurrency removes."""
     if _is_lambda(row) and row.subject.get("scenario") != "cold_start":
         nb.recommend(
+            rank,
             "provisioned_concurrency",
             _target(row),
             f"Provision concurrency for {_target(row)} to cover its peak (or keep environments "
             "warm), so requests do not wait on an init",
-            f"{_where(row)}: {why}",
+            why,
             *figures,
         )
 
@@ -218,10 +282,11 @@ def _slow_inits(nb: _Notebook) -> None:
         if not _is_lambda(row) or init_p50 is None or init_p50 < SLOW_INIT_MS:
             continue
         figures = [f for f in (_figure(row, "init_p50_ms"), _figure(row, "init_max_ms")) if f]
-        why = f"{_where(row)}: init p50 {figures[0].text}"
+        why = f"{_prefix(row)}init p50 {figures[0].text}"
         if len(figures) > 1:
             why += f", max {figures[1].text}"
         nb.recommend(
+            (COLD_TAIL, 0.0),
             "memory_size",
             _target(row),
             f"Try a larger memory size for {_target(row)}: Lambda gives a function CPU in "
@@ -236,7 +301,7 @@ def _failed_requests(nb: _Notebook) -> None:
         errors, requests = _figure(row, "errors"), _figure(row, "requests")
         if not (errors and requests and _number(row, "errors")):
             continue
-        detail = f"{errors.text} of {requests.text} requests failed"
+        detail = f"{_prefix(row)}{errors.text} of {requests.text} requests failed"
         figures = [errors, requests]
         rate = _figure(row, "error_rate")
         if rate:
@@ -253,15 +318,18 @@ def _failed_requests(nb: _Notebook) -> None:
                 _counted(f, *PLATFORM_FAULTS[name]) for name, f in faults
             )
             figures += [f for _, f in faults]
-        nb.find(f"{_target(row)} failed requests in {_where(row)}", detail, *figures)
+        rank = (FAILURES, -_number(row, "errors") / max(1.0, _number(row, "requests") or 1.0))
+        title = f"{_target(row)} failed requests"
+        nb.find(rank, title, detail, *figures, group=("failed", _target(row)))
         for name, figure in faults:
-            _fault_remedy(nb, row, name, figure)
+            _fault_remedy(nb, rank, row, name, figure)
 
 
-def _fault_remedy(nb: _Notebook, row: FactRow, fault: str, figure: _Figure) -> None:
-    why = f"{_where(row)}: {_counted(figure, *PLATFORM_FAULTS[fault])}"
-    if fault == "throttles":
+def _fault_remedy(nb: _Notebook, rank: Rank, row: FactRow, fault: str, figure: _Figure) -> None:
+    why = f"{_prefix(row)}{_counted(figure, *PLATFORM_FAULTS[fault])}"
+    if fault == "throttles" and _is_lambda(row):
         nb.recommend(
+            rank,
             "concurrency",
             _target(row),
             f"Raise {_target(row)}'s concurrency limit (reserved or account concurrency) or "
@@ -271,6 +339,7 @@ def _fault_remedy(nb: _Notebook, row: FactRow, fault: str, figure: _Figure) -> N
         )
     elif fault in ("gateway_timeouts", "init_timeouts") and _is_lambda(row):
         nb.recommend(
+            rank,
             "provisioned_concurrency",
             _target(row),
             f"Provision concurrency for {_target(row)} so no request waits on an init longer "
@@ -291,12 +360,13 @@ def _scaling_lag(nb: _Notebook) -> None:
         nodes = _figure(platform, "nodes_added")
         if nodes and _number(platform, "nodes_added"):
             figures = [nodes]
-            why = f"{_where(platform)}: {_counted(nodes, 'node', 'nodes')} added"
+            why = f"{_prefix(platform)}{_counted(nodes, 'node', 'nodes')} added"
             cpu = _figure(platform, "peak_cpu_pct")
             if cpu:
                 why += f", peak CPU {cpu.text} of a core"
                 figures.append(cpu)
             nb.recommend(
+                (QUEUEING, 0.0),
                 "node_type",
                 _target(platform),
                 f"Pick a node type with room for more replicas of {_target(platform)} (or keep "
@@ -314,20 +384,23 @@ def _queueing_during_scale_out(
         return
     figures = [_figure(summary, "p99_ms"), _figure(summary, "p50_ms"), scale_outs]
     detail = (
-        f"p99 {figures[0].text} is {p99 / p50:.1f}× p50 {figures[1].text} with "
+        f"{_prefix(summary)}p99 {figures[0].text} is {p99 / p50:.1f}× p50 {figures[1].text} with "
         f"{_counted(scale_outs, 'scale-out', 'scale-outs')}"
     )
     ready = _figure(platform, "pod_ready_p50_ms")
     if ready:
         detail += f"; a new pod took {ready.text} to be ready (median)"
         figures.append(ready)
-    nb.find(f"{_target(summary)} queues in {_where(summary)} while it scales out", detail, *figures)
+    rank = (QUEUEING, -p99 / p50)
+    title = f"{_target(summary)} queues while it scales out"
+    nb.find(rank, title, detail, *figures, group=("queueing", _target(summary)))
     nb.recommend(
+        rank,
         "hpa_target",
         _target(summary),
         f"Lower the HPA's CPU target for {_target(summary)} (or scale on request rate) so it "
         "scales out before requests queue",
-        f"{_where(summary)}: {detail}",
+        detail,
         *figures,
     )
 
@@ -338,21 +411,24 @@ def _dropped_requests(nb: _Notebook) -> None:
         if not (dropped and requests and _number(row, "dropped")):
             continue
         detail = (
-            f"{dropped.text} of {requests.text} requests were never sent: the generator's "
-            "in-flight limit was full"
+            f"{_prefix(row)}{dropped.text} of {requests.text} requests were never sent, the "
+            "generator's in-flight limit being full"
         )
         figures = [dropped, requests]
         throughput = _figure(row, "throughput_rps")
         if throughput:
             detail += f"; it served {throughput.text}"
             figures.append(throughput)
-        nb.find(f"{_target(row)} could not keep up in {_where(row)}", detail, *figures)
+        rank = (DROPS, -_number(row, "dropped") / max(1.0, _number(row, "requests") or 1.0))
+        title = f"{_target(row)} could not keep up"
+        nb.find(rank, title, detail, *figures, group=("drops", _target(row)))
         nb.recommend(
+            rank,
             "batch_size",
             _target(row),
             f"Serve {_target(row)}'s requests in larger batches (or add capacity): it fell "
             "behind the offered rate",
-            f"{_where(row)}: {detail}",
+            detail,
             *figures,
         )
 
@@ -375,7 +451,7 @@ def _cheapest(nb: _Notebook) -> None:
                 detail += f"; {_target(row)} breaks even at {even.text}"
                 figures.append(even)
         title = f"{_where(rows[0]) or 'Cost'}: {_target(rows[0])} costs least per request"
-        nb.find(title, detail, *figures)
+        nb.find((COSTS, 0.0), title, detail, *figures)
 
 
 RULES: tuple[Callable[[_Notebook], None], ...] = (
@@ -409,7 +485,7 @@ def _format(name: str, value: float, raw: object) -> str:
     if unit == "ms":
         return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
     if name.endswith("_rate") or name.endswith("_share"):
-        return f"{value * 100:.1f} %"
+        return _percent(value * 100)
     if unit == "pct":
         return f"{value:.0f} %"
     if unit == "usd":
@@ -419,6 +495,17 @@ def _format(name: str, value: float, raw: object) -> str:
     if isinstance(raw, int):
         return f"{raw:,}"
     return f"{value:,.2f}"
+
+
+def _most_important(ranked: Iterable[tuple[Rank, T]], limit: int) -> list[T]:
+    """The ``limit`` best-ranked items; equal ranks keep the order the rules wrote them in."""
+    return [item for _, item in sorted(ranked, key=lambda pair: pair[0])[:limit]]
+
+
+def _percent(pct: float) -> str:
+    """One decimal, or two significant digits below 0.1 % (so 1 in 6,000 is not "0.0 %")."""
+    decimals = 1 if pct == 0 or pct >= 0.1 else 1 - math.floor(math.log10(pct))
+    return f"{pct:.{decimals}f} %"
 
 
 def _counted(figure: _Figure, singular: str, plural: str) -> str:
@@ -431,6 +518,12 @@ def _ids(figures: Sequence[_Figure | None]) -> list[str]:
 
 def _target(row: FactRow) -> str:
     return str(row.subject.get("target", "the target"))
+
+
+def _prefix(row: FactRow) -> str:
+    """``burst (quick): `` before a detail, or nothing for a row named by its target alone."""
+    where = _where(row)
+    return f"{where}: " if where else ""
 
 
 def _where(row: FactRow) -> str:

@@ -48,7 +48,10 @@ GOOD = {
             "area": "provisioned_concurrency",
             "action": "Provision concurrency for the burst",
             "rationale": "cold starts are 90 % of the slowest requests",
-            "evidence": ["slowest_requests: local-lambda burst requests"],
+            "evidence": [
+                "slowest_requests: local-lambda burst cold_starts",
+                "slowest_requests: local-lambda burst requests",
+            ],
         }
     ],
 }
@@ -135,6 +138,14 @@ def test_malformed_reply_falls_back_to_offline_with_a_warning(content: str) -> N
     assert "offline analyst" in warning
     assert any("is cold starts" in f.title for f in analysis.findings)
     assert len(fake.requests) == 1  # not retried on another model
+
+
+def test_reply_without_a_choice_falls_back_to_offline() -> None:
+    empty = Reply(200, {**Reply.completion("{}").body, "choices": []})
+    with fake_groq(empty) as fake:
+        analysis = analyse(fake)
+    assert analysis.author == "offline"
+    assert "not the JSON asked for" in analysis.warnings[0]
 
 
 def test_server_error_falls_back_to_offline_without_retrying() -> None:

@@ -297,3 +297,13 @@ def test_attempt_records_serialise_for_metadata(server) -> None:
     records = [json.loads(a.model_dump_json()) for a in result.attempts]
     assert records[0]["label"] == "gateway_timeout"
     assert set(records[0]) >= {"number", "sent_at", "latency_ms", "label", "status_code", "error"}
+
+
+def test_a_timeout_given_with_the_request_replaces_the_clients(server) -> None:
+    scripted, url = server
+    scripted.delay_s = 1.0
+    started = time.monotonic()
+    with httpx.Client(base_url=url, timeout=30.0) as http:
+        result = send(http, "POST", "/predict", timeout=0.1, policy=RetryPolicy(max_attempts=1))
+    assert time.monotonic() - started < 0.9
+    assert [a.error for a in result.attempts] == ["ReadTimeout"]

@@ -30,18 +30,24 @@ FACTS = build_facts(
         FactSection("run_errors", [{"target": "local-lambda", "error": "HTTP 503", "n": 20}]),
     ]
 )  # fmt: skip
-LAMBDA_P99 = "run_summary: local-lambda burst p99_ms"
+LAMBDA = "run_summary: local-lambda burst"
+K8S = "run_summary: local-k8s burst"
+LAMBDA_P99 = f"{LAMBDA} p99_ms"
+P99S = [LAMBDA_P99, f"{K8S} p99_ms"]
+TAIL = [f"slowest_requests: local-lambda burst {field}" for field in ("cold_starts", "requests")]
 
 
-def saying(text: str, evidence: list[Evidence] | None = None) -> AnalysisSections:
-    finding = Finding(title="t", detail=text, evidence=[])
+def saying(
+    text: str, evidence: list[Evidence] | None = None, cites: list[str] | None = None
+) -> AnalysisSections:
+    finding = Finding(title="t", detail=text, evidence=cites or [])
     return AnalysisSections(
         summary="s", findings=[finding], evidence=evidence or [], recommendations=[]
     )
 
 
-def ungrounded(text: str) -> list[str]:
-    return [u.number for u in check_grounding(saying(text), FACTS).ungrounded]
+def ungrounded(text: str, cites: list[str] | None = None) -> list[str]:
+    return [u.number for u in check_grounding(saying(text, cites=cites), FACTS).ungrounded]
 
 
 @pytest.mark.parametrize(
@@ -86,29 +92,49 @@ def test_milliseconds_in_seconds_need_the_unit() -> None:
 
 
 def test_ratio_of_one_field_across_rows_is_grounded_with_a_times_sign() -> None:
-    assert ungrounded("Lambda's p99 is 32.2× Kubernetes'") == []
-    assert ungrounded("Lambda's p99 is 32.2 times Kubernetes'") == []
-    assert ungrounded("Lambda's p99 is 32.2 Kubernetes'") == ["32.2"]
+    assert ungrounded("Lambda's p99 is 32.2× Kubernetes'", cites=P99S) == []
+    assert ungrounded("Lambda's p99 is 32.2 times Kubernetes'", cites=P99S) == []
+    assert ungrounded("Lambda's p99 is 32.2 Kubernetes'", cites=P99S) == ["32.2"]
+
+
+def test_derived_figure_needs_its_facts_cited_or_printed() -> None:
+    assert ungrounded("Lambda's p99 is 32.2× Kubernetes'") == ["32.2"]
+    assert ungrounded("Lambda's p99 is 32.2× Kubernetes'", cites=[LAMBDA_P99]) == ["32.2"]
+    assert ungrounded("13,210 ms is 32.2× 410 ms") == []  # both printed
+
+
+def test_summary_may_derive_from_any_fact_the_analysis_cites() -> None:
+    analysis = AnalysisSections(
+        summary="Lambda's p99 is 32.2× Kubernetes'",
+        findings=[Finding(title="t", detail="d", evidence=P99S)],
+        evidence=[],
+        recommendations=[],
+    )
+    assert check_grounding(analysis, FACTS).grounded
 
 
 def test_ratio_of_two_fields_of_one_row_in_one_unit_is_grounded() -> None:
-    assert ungrounded("p99 is 319.9× p50 on Lambda") == []
+    assert ungrounded("p99 is 319.9× p50 on Lambda", cites=[LAMBDA_P99, f"{LAMBDA} p50_ms"]) == []
 
 
 def test_ratio_of_fields_in_different_units_is_not_derived() -> None:
     # p99_ms / requests = 11.0; not comparable
-    assert ungrounded("a ratio of 11.0× between p99 and requests") == ["11.0"]
+    cites = [LAMBDA_P99, f"{LAMBDA} requests"]
+    assert ungrounded("a ratio of 11.0× between p99 and requests", cites=cites) == ["11.0"]
 
 
 def test_difference_of_comparable_facts_is_grounded() -> None:
-    assert ungrounded("Lambda's p99 is 12,800 ms higher") == []
-    assert ungrounded("Lambda's p99 is 12.8 s higher") == []
-    assert ungrounded("Lambda's p50 is 6.3 ms higher") == []
+    assert ungrounded("Lambda's p99 is 12,800 ms higher", cites=P99S) == []
+    assert ungrounded("Lambda's p99 is 12.8 s higher", cites=P99S) == []
+    p50s = [f"{LAMBDA} p50_ms", f"{K8S} p50_ms"]
+    assert ungrounded("Lambda's p50 is 6.3 ms higher", cites=p50s) == []
 
 
 def test_percentages_of_a_pair_are_grounded_with_the_percent_sign() -> None:
-    assert ungrounded("90 % of the slowest requests were cold") == []  # 9 / 10
-    assert ungrounded("Lambda's p50 is 18 % higher") == []  # (41.3 - 35) / 35
+    assert ungrounded("90 % of the slowest requests were cold", cites=TAIL) == []  # 9 / 10
+    p50s = [f"{LAMBDA} p50_ms", f"{K8S} p50_ms"]
+    assert ungrounded("Lambda's p50 is 18 % higher", cites=p50s) == []  # (41.3 - 35) / 35
+    assert ungrounded("Lambda's p50 is 18 higher", cites=p50s) == ["18"]
 
 
 def test_n_of_m_needs_both_to_be_facts() -> None:
@@ -176,3 +202,18 @@ def test_finding_evidence_must_cite_existing_facts() -> None:
     )
     problems = check_grounding(analysis, FACTS).unknown_facts
     assert [(p.fact, p.location) for p in problems] == [("made: up", "findings[0].evidence")]
+
+
+def test_a_percent_sign_needs_a_percentage_or_a_fraction() -> None:
+    assert ungrounded("p50 was 41.3 %") == ["41.3"]  # a duration is no percentage
+    cpu = build_facts([FactSection("platform", [{"target": "k8s-a", "peak_cpu_pct": 97.2}])])
+    assert check_grounding(saying("peak CPU 97 %"), cpu).grounded
+
+
+def test_a_times_sign_on_a_single_fact_needs_a_count() -> None:
+    assert ungrounded("p50 was 41.3×") == ["41.3"]
+    assert ungrounded("9× more cold starts") == []  # a count
+
+
+def test_seconds_need_a_duration() -> None:
+    assert ungrounded("there were 20 s of errors") == ["20"]  # errors is a count
