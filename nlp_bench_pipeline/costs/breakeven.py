@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +36,7 @@ from nlp_bench_pipeline.costs.model import (
 from nlp_bench_pipeline.costs.usage import DEFAULT_REGION, Architecture, GatewayKind
 
 ShapeName = Literal["steady", "diurnal", "spiky"]
+ModelT = TypeVar("ModelT", bound=BaseModel)
 # Peak-to-mean ratio of each traffic shape (assumptions, documented in docs/costs.md): diurnal is
 # a daily sine from near zero at night to twice the mean; spiky has short bursts at 5× the mean.
 PEAK_TO_MEAN: Mapping[str, float] = {"steady": 1.0, "diurnal": 2.0, "spiky": 5.0}
@@ -396,7 +397,7 @@ def cheapest_profile(
     return min(profiles, key=lambda p: lambda_month(p, 1.0, workload, catalog).total_usd)
 
 
-def _with(model: BaseModel, **changes: float | None) -> BaseModel:
+def _with(model: ModelT, **changes: float | None) -> ModelT:
     """A copy with the given fields replaced; a None change keeps the field (no interval)."""
     updates = {name: value for name, value in changes.items() if value is not None}
     return model.model_copy(update=updates) if updates else model

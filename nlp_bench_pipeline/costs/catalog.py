@@ -146,11 +146,6 @@ class Price(_Named):
             total += (top - tier.start) * tier.usd
         return total / self.per
 
-    @property
-    def first_rate(self) -> float:
-        """USD per unit at the bottom of the volume: the price of the first unit."""
-        return self.tiers[0].usd / self.per
-
 
 class InstanceType(_Entry):
     """An EC2 node type: on-demand price, shape, and what EKS leaves to pods."""

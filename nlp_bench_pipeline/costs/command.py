@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,8 +76,10 @@ def _number(
         try:
             value = int(text) if integer else float(text)
         except ValueError:
-            kind = "a whole number" if integer else "a number"
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+            value = math.nan
+        if not math.isfinite(value):
+            kind = "a whole number" if integer else "a finite number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}")
         if value < minimum or (maximum is not None and value > maximum):
             bound = (
                 f"between {minimum:g} and {maximum:g}" if maximum is not None else f"≥ {minimum:g}"
@@ -208,6 +211,10 @@ def lambda_command(args: argparse.Namespace) -> int:
         raise ValueError("argument --cold-starts: give the Init Duration too (--init-ms)")
     if args.cold_starts is not None and args.cold_starts > args.invocations:
         raise ValueError("argument --cold-starts: more cold starts than --invocations")
+    if args.hours is not None and not args.provisioned:
+        raise ValueError(
+            "argument --hours: the hours provisioned concurrency is on (--provisioned)"
+        )
     gateway_requests = None
     if args.gateway == "http":
         gateway_requests = http_api_metered_requests(args.invocations, args.request_kb, catalog)

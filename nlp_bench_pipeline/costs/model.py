@@ -68,7 +68,7 @@ def lambda_cost(usage: LambdaUsage, catalog: PriceCatalog) -> CostBreakdown:
         on_demand_gb_s, free=free_gb_s
     )
     init_usd = (
-        duration_usd * usage.init_gb_s / on_demand_gb_s if init_billed and on_demand_gb_s else 0
+        duration_usd * usage.init_gb_s / on_demand_gb_s if init_billed and on_demand_gb_s else 0.0
     )
     lines = {"compute": duration_usd - init_usd}
     if init_usd:

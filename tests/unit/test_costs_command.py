@@ -86,6 +86,8 @@ def test_lambda_table_shows_lines_and_total(capsys: pytest.CaptureFixture[str]) 
         (["--memory-mb", "64"], "--memory-mb"),
         (["--invocations", "many"], "--invocations"),
         (["--cold-starts", "5"], "--cold-starts"),
+        (["--duration-ms", "nan"], "--duration-ms"),
+        (["--hours", "3"], "--hours"),
     ],
 )
 def test_a_bad_option_is_one_line_naming_it_and_exit_2(
