@@ -90,8 +90,13 @@ def _number(
     return parse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``cost`` with its ``lambda``, ``eks`` and ``breakeven`` subcommands."""
+def register(subparsers: argparse._SubParsersAction, *, default_db: Path | None = None) -> None:
+    """Add ``cost`` with its ``lambda``, ``eks`` and ``breakeven`` subcommands.
+
+    ``default_db`` is ``cost breakeven --db``'s default. Pass the CLI's default here rather than
+    on a parent parser: argparse copies a subcommand's defaults over the parent's values, so a
+    parent-level ``--db`` would be replaced by this one's.
+    """
     cost = subparsers.add_parser(
         "cost", help="price Lambda or EKS, or find the break-even rate", description=__doc__
     )
@@ -103,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _lambda_parser(commands)
     _eks_parser(commands)
-    _breakeven_parser(commands)
+    _breakeven_parser(commands, default_db)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -168,11 +173,11 @@ def _eks_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_guarded(eks_command))
 
 
-def _breakeven_parser(commands: argparse._SubParsersAction) -> None:
+def _breakeven_parser(commands: argparse._SubParsersAction, default_db: Path | None) -> None:
     parser = commands.add_parser(
         "breakeven", help="the rate at which EKS becomes cheaper than Lambda, from the runs"
     )
-    parser.add_argument("--db", type=Path, default=None, help="the DuckDB metric store")
+    parser.add_argument("--db", type=Path, default=default_db, help="the DuckDB metric store")
     parser.add_argument("--scenario", default="warm_steady")
     parser.add_argument("--profile", help="default: full if it has runs, else quick")
     parser.add_argument(

@@ -148,3 +148,10 @@ def test_every_subcommand_sets_a_handler() -> None:
         ["cost", "breakeven", "--db", "x.duckdb"],
     ):
         assert callable(parser.parse_args(argv).handler)
+
+
+def test_the_cli_can_give_breakeven_its_default_store(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser(prog="nlp-bench")
+    register(parser.add_subparsers(dest="command", required=True), default_db=tmp_path / "m.db")
+    assert parser.parse_args(["cost", "breakeven"]).db == tmp_path / "m.db"
+    assert parser.parse_args(["cost", "breakeven", "--db", "o.db"]).db == Path("o.db")
