@@ -27,4 +27,7 @@ RUN pip install --no-deps --no-build-isolation -e . && chmod -R a+rX /opt/nlp-be
 ENV HOME=/tmp \
     XDG_CACHE_HOME=/tmp/.cache
 USER 10001
+# No single probe fits: the same image runs the UI (systemd restarts it on the app server) and
+# Locust Jobs (Kubernetes watches those).
+HEALTHCHECK NONE
 ENTRYPOINT ["nlp-bench"]

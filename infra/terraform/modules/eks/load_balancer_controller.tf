@@ -36,7 +36,8 @@ data "aws_iam_policy_document" "load_balancer_controller" {
 
   statement {
     sid = "Describe"
-    # Describe/Get calls: no resource-level permissions exist for them.
+    # Describe calls: IAM has no resource-level permissions for them, so "*" is the only
+    # resource it accepts.
     actions = [
       "ec2:DescribeAccountAttributes",
       "ec2:DescribeAddresses",
@@ -49,9 +50,7 @@ data "aws_iam_policy_document" "load_balancer_controller" {
       "ec2:DescribeInstances",
       "ec2:DescribeNetworkInterfaces",
       "ec2:DescribeTags",
-      "ec2:GetCoipPoolUsage",
       "ec2:DescribeCoipPools",
-      "ec2:GetSecurityGroupsForVpc",
       "ec2:DescribeIpamPools",
       "ec2:DescribeRouteTables",
       "elasticloadbalancing:DescribeLoadBalancers",
@@ -69,6 +68,16 @@ data "aws_iam_policy_document" "load_balancer_controller" {
       "elasticloadbalancing:DescribeCapacityReservation",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid     = "ReadScopedToThisVpc"
+    actions = ["ec2:GetSecurityGroupsForVpc", "ec2:GetCoipPoolUsage"]
+    resources = [
+      "${local.ec2_arn}:vpc/${var.vpc_id}",
+      "${local.ec2_arn}:security-group/*",
+      "${local.ec2_arn}:coip-pool/*",
+    ]
   }
 
   statement {
