@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlp_bench_pipeline.costs.usage import EksUsage
 from nlp_bench_pipeline.simulate.distributions import Distribution
 from nlp_bench_pipeline.simulate.outcomes import Outcome, RequestTally
 from nlp_bench_pipeline.simulate.series import TimeSeries
@@ -48,9 +47,6 @@ from nlp_bench_pipeline.targets.local_k8s.hpa import HorizontalPodAutoscaler, Po
 from nlp_bench_pipeline.targets.local_k8s.nodes import Node, NodePool
 
 HOUR_S = 3600.0
-MONTH_HOURS = 730.0
-ALB_LCU_GB_PER_HOUR = 1.0  # processed bytes dimension, EC2/IP targets
-ALB_LCU_NEW_CONNECTIONS_PER_S = 25.0
 
 
 @dataclass(frozen=True)
@@ -71,9 +67,6 @@ class EksSettings:
     sample_interval_s: float = 1.0
     scale_down_unneeded_s: float | None = 600.0  # None: nodes are never removed (local-k8s)
     scale_down_utilization: float = 0.5
-    bytes_per_request: float = 1500.0  # request + response through the load balancer
-    requests_per_connection: float = 100.0  # keep-alive clients: an assumption
-    ebs_gb_per_node: float = 20.0  # the EKS AMI's default root volume
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_replicas <= self.max_replicas:
@@ -426,28 +419,3 @@ class EksSimulation:
 
 def _overlap(start: np.ndarray, end: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip(np.minimum(end, high) - np.maximum(start, low), 0.0, None)
-
-
-def eks_usage(settings: EksSettings, totals: EksTotals, period_s: float) -> EksUsage:
-    """The period's bill quantities: node-hours as nodes lived, the cluster and its ALB.
-
-    LCU-hours: each hour bills the largest of the four ALB dimensions; with one listener rule
-    and keep-alive clients, processed bytes and new connections are the two that count here.
-    """
-    lcu_hours = 0.0
-    for requests in totals.requests_per_hour.values():
-        processed_gb = requests * settings.bytes_per_request / 1e9
-        new_per_s = requests / settings.requests_per_connection / HOUR_S
-        lcu_hours += max(
-            processed_gb / ALB_LCU_GB_PER_HOUR, new_per_s / ALB_LCU_NEW_CONNECTIONS_PER_S
-        )
-    node_hours = totals.node_seconds / HOUR_S
-    hours = period_s / HOUR_S
-    return EksUsage(
-        node_type=settings.node_type,
-        node_hours=node_hours,
-        cluster_hours=hours,
-        load_balancer_hours=hours,
-        lcu_hours=lcu_hours,
-        ebs_gb_months=node_hours * settings.ebs_gb_per_node / MONTH_HOURS,
-    )

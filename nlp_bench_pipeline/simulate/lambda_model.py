@@ -36,16 +36,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlp_bench_pipeline.costs.usage import Architecture, GatewayKind, LambdaUsage
+from nlp_bench_pipeline.costs.usage import Architecture, GatewayKind
 from nlp_bench_pipeline.simulate.distributions import Distribution
 from nlp_bench_pipeline.simulate.outcomes import Outcome, RequestTally
 from nlp_bench_pipeline.simulate.series import TimeSeries
 from nlp_bench_pipeline.targets.local_lambda.limits import SlidingWindowLimit
 
-BLOCK = 2048  # arrivals decided together; small enough that a burst's cold starts stay cheap
+BLOCK = 8192  # arrivals decided together: the per-block cost amortised, a burst still cheap
 MIN_WORK_MS = 0.001
-GB_PER_MB = 1 / 1024
-LOG_BYTES_PER_INVOCATION = 268.0  # START (71) + END (52) + REPORT (145) lines, text format
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,6 @@ class LambdaSettings:
     warm_at_start: int = 0  # on-demand environments idle (just used) when the period starts
     architecture: Architecture = "x86"
     gateway: GatewayKind = "http"
-    log_bytes_per_invocation: float = LOG_BYTES_PER_INVOCATION
 
     def __post_init__(self) -> None:
         if not 128 <= self.memory_mb <= 10_240:
@@ -87,11 +84,11 @@ class LambdaSettings:
 
 @dataclass(frozen=True)
 class LambdaTiming:
-    """Where a request's time goes: the warm request as the client sees it, of which
-    ``overhead_ms`` is the gateway's and the Runtime API's (not the environment's, not billed),
-    and the init of a new environment."""
+    """Where a request's time goes: ``work`` in the environment (the handler's time, which a
+    REPORT bills), ``overhead_ms`` in the gateway and the Runtime API (the client waits for it,
+    nobody bills it), the Init Duration of a new environment, and a throttle's answer."""
 
-    service: Distribution
+    work: Distribution
     overhead_ms: float
     init: Distribution
     throttle_latency_ms: float
@@ -186,50 +183,38 @@ class LambdaSimulation:
         s, timing = self.settings, self.timing
         n = t.size
         self._apply(np.empty(0), np.empty(0), float(t[0]))  # ends up to the first arrival
-        latency = timing.service.sample_ms(self._service_rng, n)
-        work_ms = np.maximum(latency - timing.overhead_ms, MIN_WORK_MS)
-        init_ms = np.zeros(n)
-        outcome = np.zeros(n, dtype=np.int8)
-        cold = np.zeros(n, dtype=bool)
-        admitted = np.ones(n, dtype=bool)
+        work_ms = np.maximum(timing.work.sample_ms(self._service_rng, n), MIN_WORK_MS)
+        block = Block(t, work_ms, timing.overhead_ms)
         if self._gateway is not None:
             refused = ~self._gateway.admit(t)
-            admitted &= ~refused
-            outcome[refused] = Outcome.RATE_LIMITED
-            latency[refused] = timing.throttle_latency_ms
+            block.admitted &= ~refused
+            block.outcome[refused] = Outcome.RATE_LIMITED
+            block.latency[refused] = timing.throttle_latency_ms
             self.totals.rate_limited += int(np.count_nonzero(refused))
-        end = t + work_ms / 1000.0
-        busy = self._in_flight(t, end, admitted)
+        block.busy = self._in_flight(t, block.end, block.admitted)
         alive = np.searchsorted(-self._last_used, -(t - self._idle), side="left")
-        reach = np.where(admitted, busy + 1, 0)
-        highest = np.maximum.accumulate(np.r_[0, reach[:-1]])  # most in flight so far in block
-        live = np.maximum(alive, highest)
-        needs_new = admitted & (busy >= live)
+        search = NewEnvironmentSearch(block.busy, block.admitted, alive)
         position = 0
-        while (hits := np.flatnonzero(needs_new[position:])).size:
-            c = position + int(hits[0])
-            self._decide(c, t, end, busy, admitted, outcome, latency, init_ms, cold)
-            position = c + 1
-            if position >= n:
-                break
-            reach[c:] = np.where(admitted[c:], busy[c:] + 1, 0)
-            highest[c + 1 :] = np.maximum(highest[c], np.maximum.accumulate(reach[c:-1]))
-            live[c + 1 :] = np.maximum(alive[c + 1 :], highest[c + 1 :])
-            needs_new[c + 1 :] = admitted[c + 1 :] & (busy[c + 1 :] >= live[c + 1 :])
+        while (c := search.next(position)) is not None:
+            last = self._decide(c, block)
+            search.decided(c, last)
+            position = last + 1
+        reach, live = search.settled()
+        admitted, latency = block.admitted, block.latency
         timed_out = admitted & (latency > s.integration_timeout_s * 1000.0)
-        outcome[timed_out] = Outcome.GATEWAY_TIMEOUT
+        block.outcome[timed_out] = Outcome.GATEWAY_TIMEOUT
         latency[timed_out] = s.integration_timeout_s * 1000.0
-        self._bill(work_ms, init_ms, admitted, cold, busy)
+        self._bill(block)
         self.totals.requests += n
         self.totals.timeouts += int(np.count_nonzero(timed_out))
-        self.tally.add(labels, latency, outcome, cold)
+        self.tally.add(labels, latency, block.outcome, block.cold)
         if admitted.any():
             self.totals.peak_concurrency = max(self.totals.peak_concurrency, int(reach.max()))
             if self.series is not None:
                 self.series.peaks("concurrency", t[admitted], reach[admitted].astype(float))
                 environments = np.maximum(live, reach)[admitted].astype(float)
                 self.series.peaks("environments", t[admitted], environments)
-        self._apply(t[admitted], end[admitted], float(t[-1]))
+        self._apply(t[admitted], block.end[admitted], float(t[-1]))
 
     def _in_flight(self, t: np.ndarray, end: np.ndarray, admitted: np.ndarray) -> np.ndarray:
         """Invokes in flight as each arrival comes: carried from before, and from this block."""
@@ -238,37 +223,30 @@ class LambdaSimulation:
         finished = np.searchsorted(np.sort(end[admitted]), t, side="right")
         return carried + before - finished
 
-    def _decide(
-        self,
-        c: int,
-        t: np.ndarray,
-        end: np.ndarray,
-        busy: np.ndarray,
-        admitted: np.ndarray,
-        outcome: np.ndarray,
-        latency: np.ndarray,
-        init_ms: np.ndarray,
-        cold: np.ndarray,
-    ) -> None:
-        """Arrival ``c`` finds every live environment busy: a cold start, or a throttle."""
-        if busy[c] >= self.settings.concurrency_limit:
-            reason = "concurrency_limit"
-        elif not self._scale_out.try_acquire(float(t[c])):
-            reason = "scale_out_rate"
-        else:
-            wait_s, init_s = self._start_environment(float(t[c]))
-            first = int(np.searchsorted(t, end[c], side="left"))
-            end[c] += wait_s + init_s
-            busy[first : int(np.searchsorted(t, end[c], side="left"))] += 1
-            latency[c] += (wait_s + init_s) * 1000.0
-            init_ms[c] = init_s * 1000.0
-            cold[c] = True
-            return
-        self.totals.throttles[reason] += 1
-        admitted[c] = False
-        outcome[c] = Outcome.THROTTLED
-        latency[c] = self.timing.throttle_latency_ms
-        busy[c + 1 : int(np.searchsorted(t, end[c], side="left"))] -= 1
+    def _decide(self, c: int, block: Block) -> int:
+        """Arrival ``c`` finds every live environment busy: a cold start or a throttle.
+        Returns the last arrival decided: at the concurrency limit, every arrival before the
+        next invoke ends is throttled too, at once."""
+        t = block.t
+        if block.busy[c] >= self.settings.concurrency_limit:
+            frees = min(self._next_end(float(t[c])), block.next_end(c))
+            stop = int(np.searchsorted(t, frees, side="left"))
+            throttled = c + np.flatnonzero(block.admitted[c:stop])
+            self.totals.throttles["concurrency_limit"] += throttled.size
+            block.throttle(throttled, self.timing.throttle_latency_ms)
+            return stop - 1
+        if not self._scale_out.try_acquire(float(t[c])):
+            self.totals.throttles["scale_out_rate"] += 1
+            block.throttle(np.array([c]), self.timing.throttle_latency_ms)
+            return c
+        wait_s, init_s = self._start_environment(float(t[c]))
+        block.start_cold(c, wait_s, init_s)
+        return c
+
+    def _next_end(self, now: float) -> float:
+        """When the first invoke carried from earlier blocks ends after ``now``."""
+        i = int(np.searchsorted(self._running, now, side="right"))
+        return float(self._running[i]) if i < self._running.size else math.inf
 
     def _start_environment(self, now: float) -> tuple[float, float]:
         """A new environment's wait for an init slot and its Init Duration (seconds)."""
@@ -289,22 +267,17 @@ class LambdaSimulation:
     def _draw_init_s(self) -> float:
         return float(self.timing.init.sample_ms(self._init_rng, 1)[0]) / 1000.0
 
-    def _bill(
-        self,
-        work_ms: np.ndarray,
-        init_ms: np.ndarray,
-        admitted: np.ndarray,
-        cold: np.ndarray,
-        busy: np.ndarray,
-    ) -> None:
-        """REPORT arithmetic: Billed Duration = ceil(Duration + Init Duration) in 1 ms steps."""
-        billed = np.ceil(work_ms + init_ms)
-        provisioned = admitted & ~cold & (busy < self._provisioned)
+    def _bill(self, block: Block) -> None:
+        """REPORT arithmetic: Billed Duration = Duration + Init Duration rounded up to the
+        millisecond, at least 1 ms (``costs.lambda_usage.billed_ms``, here over arrays)."""
+        admitted, cold = block.admitted, block.cold
+        billed = np.maximum(1.0, np.ceil(block.work_ms + block.init_ms - 1e-9))
+        provisioned = admitted & ~cold & (block.busy < self._provisioned)
         on_demand = admitted & ~provisioned
         self.totals.invocations += int(np.count_nonzero(admitted))
         self.totals.billed_ms += float(billed[on_demand].sum())
-        self.totals.init_billed_ms += float(init_ms[on_demand].sum())
-        self.totals.provisioned_ms += float(np.ceil(work_ms[provisioned]).sum())
+        self.totals.init_billed_ms += float(block.init_ms[on_demand].sum())
+        self.totals.provisioned_ms += float(billed[provisioned].sum())
         self.totals.provisioned_invocations += int(np.count_nonzero(provisioned))
 
     # -- environments ---------------------------------------------------------------------
@@ -334,23 +307,107 @@ class LambdaSimulation:
         self._last_used[: self._provisioned] = np.inf
 
 
-def lambda_usage(settings: LambdaSettings, totals: LambdaTotals, period_s: float) -> LambdaUsage:
-    """The period's bill quantities: GB-seconds from billed durations, never client latency."""
-    gb = settings.memory_mb * GB_PER_MB
-    gateway_requests = totals.requests - totals.rate_limited  # a 429 is not a billed request
-    return LambdaUsage(
-        invocations=totals.invocations,
-        memory_mb=settings.memory_mb,
-        billed_gb_s=totals.billed_ms / 1000.0 * gb,
-        init_gb_s=totals.init_billed_ms / 1000.0 * gb,
-        provisioned_capacity_gb_s=settings.provisioned_concurrency * gb * period_s,
-        provisioned_duration_gb_s=totals.provisioned_ms / 1000.0 * gb,
-        provisioned_invocations=totals.provisioned_invocations,
-        architecture=settings.architecture,
-        gateway=settings.gateway,
-        gateway_requests=None if settings.gateway == "none" else gateway_requests,
-        log_ingest_gb=totals.invocations * settings.log_bytes_per_invocation / 2**30,
-    )
+class Block:
+    """One block of arrivals and what has been decided for them so far (times in s, else ms).
+
+    ``busy`` is the in-flight count each arrival finds; every decision keeps it true for the
+    arrivals after it: a cold start holds its environment longer (slot wait and init), a
+    throttled request holds none.
+    """
+
+    def __init__(self, t: np.ndarray, work_ms: np.ndarray, overhead_ms: float) -> None:
+        n = t.size
+        self.t = t
+        self.work_ms = work_ms
+        self.latency = work_ms + overhead_ms
+        self.end = t + work_ms / 1000.0
+        self.init_ms = np.zeros(n)
+        self.outcome = np.zeros(n, dtype=np.int8)
+        self.cold = np.zeros(n, dtype=bool)
+        self.admitted = np.ones(n, dtype=bool)
+        self.busy = np.zeros(n, dtype=np.int64)
+
+    def next_end(self, c: int) -> float:
+        """When the first invoke admitted in this block before ``c`` ends after arrival ``c``."""
+        later = self.end[:c][self.admitted[:c] & (self.end[:c] > self.t[c])]
+        return float(later.min()) if later.size else math.inf
+
+    def start_cold(self, c: int, wait_s: float, init_s: float) -> None:
+        first = int(np.searchsorted(self.t, self.end[c], side="left"))
+        self.end[c] += wait_s + init_s
+        self.busy[first : int(np.searchsorted(self.t, self.end[c], side="left"))] += 1
+        self.latency[c] += (wait_s + init_s) * 1000.0
+        self.init_ms[c] = init_s * 1000.0
+        self.cold[c] = True
+
+    def throttle(self, which: np.ndarray, latency_ms: float) -> None:
+        """Refuse arrivals ``which``: none of them holds an environment after all."""
+        self.admitted[which] = False
+        self.outcome[which] = Outcome.THROTTLED
+        self.latency[which] = latency_ms
+        # each held one from just after its arrival until its end: a difference array over that
+        until = np.searchsorted(self.t, self.end[which], side="left")
+        low, high = int(which[0]) + 1, int(until.max())
+        if high <= low:
+            return
+        change = np.zeros(high - low + 1, dtype=np.int64)
+        np.add.at(change, which + 1 - low, -1)
+        np.add.at(change, until - low, 1)
+        self.busy[low:high] += np.cumsum(change[:-1])
+
+
+class NewEnvironmentSearch:
+    """Which arrivals of a block find every live environment busy (``busy >= live``).
+
+    ``reach`` is the in-flight count an admitted arrival brings (busy + 1), ``highest`` the most
+    in flight before each arrival within the block, and ``live`` the environments alive: those
+    recent enough from before the block (``alive``) or brought up within it. A decision changes
+    ``busy`` further on, so after one only a short window is brought up to date; the rest is
+    refreshed when the search reaches it — cheap when throttles come one after another.
+    """
+
+    WINDOW = 64
+
+    def __init__(self, busy: np.ndarray, admitted: np.ndarray, alive: np.ndarray) -> None:
+        self.busy, self.admitted, self.alive = busy, admitted, alive
+        self.reach = np.where(admitted, busy + 1, 0)
+        self.highest = np.maximum.accumulate(np.r_[0, self.reach[:-1]])
+        self.needs = admitted & (busy >= np.maximum(alive, self.highest))
+        self.valid = busy.size  # the arrays hold for arrivals before this index
+
+    def next(self, position: int) -> int | None:
+        """The first arrival from ``position`` on that needs a new environment, if any."""
+        n = self.busy.size
+        while True:
+            hits = np.flatnonzero(self.needs[position : self.valid])
+            if hits.size:
+                return position + int(hits[0])
+            if self.valid >= n:
+                return None
+            position = self.valid
+            self._refresh(self.valid - 1, n)
+
+    def decided(self, first: int, last: int) -> None:
+        """Arrivals ``first..last`` are decided; what follows is brought up to date near them."""
+        self.needs[first : last + 1] = False
+        self._refresh(first, min(self.busy.size, last + 1 + self.WINDOW))
+
+    def settled(self) -> tuple[np.ndarray, np.ndarray]:
+        """``reach`` and ``live`` for the whole block, once every arrival is decided."""
+        if self.valid < self.busy.size:
+            self._refresh(self.valid - 1, self.busy.size)
+        return self.reach, np.maximum(self.alive, self.highest)
+
+    def _refresh(self, lo: int, hi: int) -> None:
+        """Recompute from ``lo`` (whose ``highest`` holds) to ``hi``."""
+        self.reach[lo:hi] = np.where(self.admitted[lo:hi], self.busy[lo:hi] + 1, 0)
+        if hi > lo + 1:
+            self.highest[lo + 1 : hi] = np.maximum(
+                self.highest[lo], np.maximum.accumulate(self.reach[lo : hi - 1])
+            )
+            live = np.maximum(self.alive[lo + 1 : hi], self.highest[lo + 1 : hi])
+            self.needs[lo + 1 : hi] = self.admitted[lo + 1 : hi] & (self.busy[lo + 1 : hi] >= live)
+        self.valid = hi
 
 
 class GatewayThrottle:

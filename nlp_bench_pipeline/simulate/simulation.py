@@ -1,0 +1,278 @@
+"""One simulated period of one platform: traffic in; percentiles, counts, usage and cost out.
+
+``simulate_lambda`` and ``simulate_eks`` draw the arrivals (``Traffic``), feed them to the
+platform model, and reduce what happened to a ``SimulationResult``. Randomness comes from one
+seed, split into independent streams (arrivals, the platform's draws), so a seed reproduces a
+result exactly. The helpers below pick the starting state a user expects of a period cut out of
+a running service: as many warm environments, or pods, as the starting rate keeps busy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from nlp_bench_pipeline.costs.catalog import PriceCatalog
+from nlp_bench_pipeline.costs.eks_sizing import pods_per_node
+from nlp_bench_pipeline.costs.usage import EksUsage, LambdaUsage
+from nlp_bench_pipeline.simulate.billing import PeriodCost, eks_usage, lambda_usage, period_cost
+from nlp_bench_pipeline.simulate.calibration import Calibration, Platform
+from nlp_bench_pipeline.simulate.eks_model import EksSettings, EksSimulation, EksTiming
+from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings, LambdaSimulation, LambdaTiming
+from nlp_bench_pipeline.simulate.latency import Percentiles
+from nlp_bench_pipeline.simulate.outcomes import RequestTally
+from nlp_bench_pipeline.simulate.series import TimeSeries
+from nlp_bench_pipeline.simulate.traffic import Traffic
+from nlp_bench_pipeline.targets.local_k8s.config import NodeConfig
+
+DEFAULT_POD_MEMORY_MIB = 2048  # DeploymentSpec's memory request
+
+
+@dataclass(frozen=True)
+class SloVerdict:
+    """p99 over every request (failures ranked last) against the bound."""
+
+    p99_bound_ms: float
+    p99_ms: float | None
+    met: bool
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What a simulated period came to."""
+
+    platform: Platform
+    traffic: Traffic
+    seed: int
+    requests: int
+    outcomes: dict[str, int]
+    latency: Percentiles  # every request, failures ranked slower than any success
+    ok_latency: Percentiles  # successful requests only, as run_summary
+    latency_method: str
+    counts: dict[str, float]
+    slo: SloVerdict
+    series: dict[str, object]
+    usage: LambdaUsage | EksUsage
+    cost: PeriodCost
+    calibration: dict[str, object]
+    settings: dict[str, Any]
+    wall_s: float
+
+    @property
+    def requests_per_wall_s(self) -> float:
+        return self.requests / self.wall_s if self.wall_s > 0 else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: what ``nlp-bench simulate --json`` prints."""
+        return {
+            "platform": self.platform,
+            "traffic": asdict(self.traffic) | {"mean_rate_rps": self.traffic.mean_rate},
+            "seed": self.seed,
+            "requests": self.requests,
+            "outcomes": self.outcomes,
+            "latency_ms": self.latency.as_dict() | {"failures": "ranked slower than any success"},
+            "ok_latency_ms": self.ok_latency.as_dict(),
+            "latency_method": self.latency_method,
+            "counts": self.counts,
+            "slo": asdict(self.slo),
+            "usage": asdict(self.usage),
+            "cost": self.cost.to_dict(),
+            "distributions": self.calibration,
+            "settings": self.settings,
+            "series": self.series,
+            "wall_s": round(self.wall_s, 3),
+            "requests_per_wall_s": round(self.requests_per_wall_s),
+        }
+
+
+def simulate_lambda(
+    traffic: Traffic,
+    settings: LambdaSettings,
+    calibration: Calibration,
+    *,
+    catalog: PriceCatalog,
+    seed: int = 0,
+    slo_ms: float = 500.0,
+) -> SimulationResult:
+    """A period of Lambda behind API Gateway under ``traffic``."""
+    timing = calibration.lambda_timing(settings.memory_mb)
+    arrivals_rng, platform_rng = _streams(seed)
+    tally, series = RequestTally(), TimeSeries(traffic.duration_s)
+    model = LambdaSimulation(settings, timing, platform_rng, tally, series)
+    started = time.perf_counter()
+    for chunk in traffic.arrivals(arrivals_rng):
+        model.feed(chunk)
+    totals = model.finish(traffic.duration_s)
+    wall_s = time.perf_counter() - started
+    waits = np.array(totals.init_wait_ms) if totals.init_wait_ms else np.zeros(1)
+    counts = {
+        "cold_starts": totals.cold_starts,
+        "throttles": totals.throttled,
+        "throttles_concurrency_limit": totals.throttles["concurrency_limit"],
+        "throttles_scale_out_rate": totals.throttles["scale_out_rate"],
+        "gateway_timeouts": totals.timeouts,
+        "rate_limited": totals.rate_limited,
+        "init_retries": totals.init_retries,
+        "evictions": totals.evictions,
+        "invocations": totals.invocations,
+        "peak_concurrency": totals.peak_concurrency,
+        "init_wait_p50_ms": round(float(np.median(waits)), 3),
+        "init_wait_max_ms": round(float(waits.max()), 3),
+    }
+    usage = lambda_usage(settings, totals, traffic.duration_s, catalog)
+    return _result(
+        "lambda", traffic, seed, tally, counts, slo_ms, series, usage, catalog,
+        calibration.describe("lambda", settings.memory_mb), _plain(settings), wall_s,
+    )  # fmt: skip
+
+
+def simulate_eks(
+    traffic: Traffic,
+    settings: EksSettings,
+    calibration: Calibration,
+    *,
+    catalog: PriceCatalog,
+    seed: int = 0,
+    slo_ms: float = 500.0,
+    capacity_rps: float | None = None,
+) -> SimulationResult:
+    """A period of an EKS Deployment behind an ALB under ``traffic``; ``capacity_rps``, when
+    given, is a pod's throughput flat out (else the measured service time sets it)."""
+    timing = eks_timing(calibration, settings, capacity_rps)
+    arrivals_rng, platform_rng = _streams(seed)
+    tally, series = RequestTally(), TimeSeries(traffic.duration_s)
+    model = EksSimulation(settings, timing, platform_rng, tally, series)
+    started = time.perf_counter()
+    for chunk in traffic.arrivals(arrivals_rng):
+        model.feed(chunk)
+    totals = model.finish(traffic.duration_s)
+    wall_s = time.perf_counter() - started
+    counts = {
+        "cold_starts": 0,  # requests never wait on a pod's start: pods start ahead of traffic
+        "throttles": 0,
+        "gateway_timeouts": totals.timeouts,
+        "no_ready_endpoint": totals.no_endpoint,
+        "scale_outs": totals.scale_outs,
+        "scale_ins": totals.scale_ins,
+        "pods_started": totals.pods_started,
+        "nodes_added": totals.nodes_added,
+        "nodes_removed": totals.nodes_removed,
+        "peak_replicas": totals.peak_replicas,
+        "peak_nodes": totals.peak_nodes,
+        "pods_per_node": settings.pods_per_node,
+        "pod_capacity_rps": round(1000.0 * settings.parallelism / timing.service.mean_ms, 3),
+    }
+    usage = eks_usage(settings, totals, traffic.duration_s, catalog)
+    return _result(
+        "eks", traffic, seed, tally, counts, slo_ms, series, usage, catalog,
+        calibration.describe("eks"), _plain(settings), wall_s,
+    )  # fmt: skip
+
+
+def eks_timing(
+    calibration: Calibration, settings: EksSettings, capacity_rps: float | None = None
+) -> EksTiming:
+    """The calibration's pod timing at the pods' CPU (``busy_cpu_cores``)."""
+    return calibration.eks_timing(
+        settings.busy_cpu_cores, capacity_rps=capacity_rps, parallelism=settings.parallelism
+    )
+
+
+def steady_environments(traffic: Traffic, timing: LambdaTiming, settings: LambdaSettings) -> int:
+    """Warm on-demand environments a steady stream at the starting rate keeps alive: its mean
+    concurrency (Little's law) plus three standard deviations (Poisson), less the provisioned."""
+    busy = traffic.segments()[0].rate * timing.work.mean_ms / 1000.0
+    wanted = math.ceil(busy + 3 * math.sqrt(busy)) - settings.provisioned_concurrency
+    return max(0, min(wanted, settings.concurrency_limit - settings.provisioned_concurrency))
+
+
+def steady_replicas(traffic: Traffic, timing: EksTiming, settings: EksSettings) -> int:
+    """Pods the HPA holds at the starting rate: the busy slots over the utilisation its target
+    asks for (CPU) or the in-flight target per pod, within min/max."""
+    busy = traffic.segments()[0].rate * timing.service.mean_ms / 1000.0
+    if settings.hpa.metric == "inflight":
+        pods = busy / settings.hpa.target
+    else:
+        share = settings.hpa.target / 100.0 * settings.cpu_request / settings.busy_cpu_cores
+        pods = busy / (settings.parallelism * min(1.0, share))
+    return max(settings.min_replicas, min(settings.max_replicas, math.ceil(pods)))
+
+
+def eks_nodes(
+    node_type: str,
+    cpu_request: float,
+    catalog: PriceCatalog,
+    *,
+    max_replicas: int,
+    add_delay_s: float,
+    memory_request_mib: float = DEFAULT_POD_MEMORY_MIB,
+) -> NodeConfig:
+    """A node group of ``node_type``: pods per node beside the DaemonSets (the costs
+    package's rule), allocatable CPU from the catalog, as many nodes as ``max_replicas`` need."""
+    node = catalog.instance(node_type, "us-east-1")
+    per_node = pods_per_node(node, cpu_request * 1000, memory_request_mib, catalog)
+    if per_node < 1:
+        raise ValueError(
+            f"a pod of {cpu_request:g} CPU / {memory_request_mib:g} MiB fits no {node_type}"
+        )
+    return NodeConfig(
+        pods_per_node=per_node,
+        allocatable_cpu=node.allocatable_cpu_m / 1000.0,
+        max_nodes=math.ceil(max_replicas / per_node),
+        add_delay_s=add_delay_s,
+    )
+
+
+def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    arrivals, platform = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(arrivals), np.random.default_rng(platform)
+
+
+def _result(
+    platform: Platform,
+    traffic: Traffic,
+    seed: int,
+    tally: RequestTally,
+    counts: dict[str, float],
+    slo_ms: float,
+    series: TimeSeries,
+    usage: LambdaUsage | EksUsage,
+    catalog: PriceCatalog,
+    calibration: dict[str, object],
+    settings: dict[str, Any],
+    wall_s: float,
+) -> SimulationResult:
+    phase = tally.phases[tally.labels[0]]
+    latency = phase.recorder.percentiles(failures_last=True)
+    return SimulationResult(
+        platform=platform,
+        traffic=traffic,
+        seed=seed,
+        requests=phase.requests,
+        outcomes=dict(phase.outcomes),
+        latency=latency,
+        ok_latency=phase.recorder.percentiles(failures_last=False),
+        latency_method=phase.recorder.method,
+        counts=counts,
+        slo=SloVerdict(slo_ms, latency.p99, latency.p99 is not None and latency.p99 <= slo_ms),
+        series=series.as_dict(),
+        usage=usage,
+        cost=period_cost(usage, phase.requests, traffic.duration_s, catalog),
+        calibration=calibration,
+        settings=settings,
+        wall_s=wall_s,
+    )
+
+
+def _plain(settings: LambdaSettings | EksSettings) -> dict[str, Any]:
+    """Settings as JSON values (the HPA and node configs are pydantic models)."""
+    out: dict[str, Any] = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        out[f.name] = value.model_dump() if isinstance(value, BaseModel) else value
+    return out
