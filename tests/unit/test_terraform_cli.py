@@ -1,6 +1,8 @@
 """`terraform fmt -check` and `terraform validate` of every configuration, where a terraform
 binary is on PATH (CI installs one). Without a binary these skip: the configurations are then
-checked by the python-hcl2 tests (test_terraform.py) and checkov only. Without registry access
+checked by the python-hcl2 tests (test_terraform.py) and checkov only. `terraform test` runs
+the .tftest.hcl plans (mocked providers, no account) of the configurations that have them.
+Without registry access
 for a configuration's providers, `init` cannot install them and that configuration's validate
 skips with the reason; any other init failure fails."""
 
@@ -10,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ CONFIGURATIONS = [
     *sorted(p.relative_to(TERRAFORM) for p in (TERRAFORM / "modules").iterdir() if p.is_dir()),
     Path("envs/bench"),
 ]
+TESTED = [c for c in CONFIGURATIONS if (TERRAFORM / c / "tests").is_dir()]
 BINARY = shutil.which("terraform")
 # What `terraform init` says when it cannot reach (or find in a mirror) a provider.
 UNREACHABLE = re.compile(
@@ -68,20 +72,42 @@ def test_every_file_is_terraform_fmt_clean(tf_env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.fixture(scope="module")
+def initialised(copy_of_the_tree: Path, tf_env: dict[str, str]) -> Callable[[Path], Path]:
+    """`terraform init` a configuration once; skip where its providers cannot be installed."""
+    results: dict[Path, subprocess.CompletedProcess[str]] = {}
+
+    def init(configuration: Path) -> Path:
+        directory = copy_of_the_tree / configuration
+        if configuration not in results:
+            results[configuration] = terraform(
+                "init", "-backend=false", "-no-color", cwd=directory, env=tf_env
+            )
+        result = results[configuration]
+        if result.returncode != 0:
+            output = result.stdout + result.stderr
+            if UNREACHABLE.search(output):
+                reason = next((ln for ln in output.splitlines() if "Error" in ln), output[:200])
+                pytest.skip(f"terraform init cannot install the providers here: {reason.strip()}")
+            pytest.fail(f"terraform init failed:\n{output}")
+        return directory
+
+    return init
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("configuration", CONFIGURATIONS, ids=str)
 def test_every_configuration_validates(
-    configuration: Path, copy_of_the_tree: Path, tf_env: dict[str, str]
+    configuration: Path, initialised: Callable[[Path], Path], tf_env: dict[str, str]
 ) -> None:
-    directory = copy_of_the_tree / configuration
-    init = terraform(
-        "init", "-backend=false", "-input=false", "-no-color", cwd=directory, env=tf_env
-    )
-    if init.returncode != 0:
-        output = init.stdout + init.stderr
-        if UNREACHABLE.search(output):
-            reason = next((line for line in output.splitlines() if "Error" in line), output[:200])
-            pytest.skip(f"terraform init cannot install the providers here: {reason.strip()}")
-        pytest.fail(f"terraform init failed:\n{output}")
-    validate = terraform("validate", "-no-color", cwd=directory, env=tf_env)
+    validate = terraform("validate", "-no-color", cwd=initialised(configuration), env=tf_env)
     assert validate.returncode == 0, validate.stdout + validate.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("configuration", TESTED, ids=str)
+def test_terraform_test_plans_pass_against_mocked_providers(
+    configuration: Path, initialised: Callable[[Path], Path], tf_env: dict[str, str]
+) -> None:
+    result = terraform("test", "-no-color", cwd=initialised(configuration), env=tf_env)
+    assert result.returncode == 0, result.stdout + result.stderr
