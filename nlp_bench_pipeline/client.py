@@ -49,9 +49,11 @@ load answers the same init error for ever. After ``policy.identical_init_errors`
 with the same reason value the call stops and raises :class:`RepeatedInitError`, which carries
 the reason, instead of retrying until the budget is spent.
 
-Time: the policy's total budget covers every attempt and every sleep from the first send; each
-attempt's timeout is cut to what is left of it, and no retry starts whose sleep would end past it.
-``clock`` and ``sleep`` are parameters so tests run the backoff without sleeping.
+Time: the policy's total budget runs from the first send. No retry starts whose sleep would end
+past it, and each attempt's timeouts are cut to what is left of it; httpx times connect, write
+and read separately, so a slow last attempt can still overrun the budget by a fraction of what
+was left when it started. ``clock`` and ``sleep`` are parameters so tests run the backoff
+without sleeping.
 """
 
 from __future__ import annotations
