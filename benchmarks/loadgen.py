@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.report import Section, table
+from nlp_bench_pipeline.core.runs import RunSummary
 from nlp_bench_pipeline.loadgen import loopback, runner
-from nlp_bench_pipeline.loadgen.plan import PLAN_FILE, SUMMARY_FILE, LoadPlan
-from nlp_bench_pipeline.loadgen.results import RunSummary
+from nlp_bench_pipeline.loadgen.repetition import PLAN_FILE, SUMMARY_FILE, RepetitionPlan
 
 STEPS_RPS = (250, 500, 1000, 1500, 2000, 3000, 4000)
 STEP_S = 4.0
@@ -117,7 +117,7 @@ def _sweep(url: str, work_dir: Path) -> RunSummary:
 
 
 def _per_step(summary: RunSummary) -> list[dict[str, float]]:
-    plan = LoadPlan.read(Path(summary.run_dir) / PLAN_FILE)
+    plan = RepetitionPlan.read(Path(summary.run_dir) / PLAN_FILE)
     first_offset = float(plan.schedule().offsets_s[0])
     with duckdb.connect() as conn:
         rows = conn.execute(

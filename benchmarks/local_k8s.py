@@ -8,7 +8,7 @@ driven by one closed-loop keep-alive client in a separate process (benchmarks/cl
 alternating rounds in one run so machine drift hits them alike:
 - 1 connection: latency, where p50(Service) - p50(pod) is what the Service adds per request;
 - 4 connections: throughput, where the 2-pod Service may use both pods and one pod cannot.
-Target: the Service adds under 1 ms at p50 (DESIGN.md "Fronts' own overhead").
+Target: the Service adds under 1 ms at p50 (docs/design.md "Fronts' own overhead").
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks.closed_loop import measure
 from benchmarks.report import Section, table
-from nlp_bench_pipeline.targets.base import DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.core.deployments import DeploymentSpec, ResourceQuantity
 from nlp_bench_pipeline.targets.local_k8s import LocalK8sTarget
 
 ROUNDS = 3

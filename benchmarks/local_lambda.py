@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import Section, table
+from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, DeploymentSpec
+from nlp_bench_pipeline.core.processes import python_command
 from nlp_bench_pipeline.settings import PROJECT_ROOT
-from nlp_bench_pipeline.targets.base import DEFAULT_HANDLER, DeploymentSpec
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, lambda_cores
 from nlp_bench_pipeline.targets.local_lambda import LocalLambdaTarget
 from nlp_bench_pipeline.targets.local_lambda.payloads import HttpRequest, http_api_event
-from nlp_bench_pipeline.targets.processes import python_command
 
 MEMORY_MB = 1769
 COLD_REPETITIONS = 3

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from benchmarks.report import Section, table
-from nlp_bench_pipeline.targets.processes import ChildProcess, free_port, python_command
+from nlp_bench_pipeline.core.processes import ChildProcess, free_port, python_command
 
 TOKEN_LENGTHS = (16, 64, 128)
 THREADS = 2

@@ -6,7 +6,8 @@ with a message saying how to enable it, rather than silently skipping.
 
 import dagster as dg
 
-from nlp_bench_pipeline.plan import ALL_SCENARIOS, ALL_TARGETS
+from nlp_bench_pipeline.bench.plan import ALL_SCENARIOS
+from nlp_bench_pipeline.core.records import ALL_TARGETS
 
 target_partitions = dg.StaticPartitionsDefinition(list(ALL_TARGETS))
 scenario_partitions = dg.StaticPartitionsDefinition(list(ALL_SCENARIOS))

@@ -1,6 +1,9 @@
-"""Resources shared by every stage: the benchmark plan, the DuckDB file, AWS, and the platforms.
+"""Resources shared by every stage: the benchmark plan, the metric store, AWS, the platforms.
 
-Local by default; AWS when credentials are configured (``dg.EnvVar``, never literal secrets).
+The one place (with the command line) that reads settings: every default comes from
+``NLP_BENCH_*`` through ``PipelineSettings`` here, and reaches the plain-Python packages as a
+parameter. Local by default; AWS when credentials are configured (``dg.EnvVar``, never literal
+secrets).
 """
 
 from __future__ import annotations
@@ -10,37 +13,39 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from nlp_bench_pipeline.plan import BenchmarkPlan
+from nlp_bench_pipeline.bench.plan import BenchmarkPlan
 from nlp_bench_pipeline.settings import PROJECT_ROOT, PipelineSettings, get_pipeline_settings
+from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.targets.base import Target
 from nlp_bench_pipeline.targets.registry import create_target
+
+# The plan's own defaults: the Launchpad shows them, and nothing here repeats a literal.
+PLAN_DEFAULTS = BenchmarkPlan()
 
 
 class BenchmarkConfig(dg.ConfigurableResource):
     """The benchmark plan, editable in the Launchpad; defaults come from ``NLP_BENCH_*``.
 
-    Mirrors :class:`nlp_bench_pipeline.plan.BenchmarkPlan` field for field (a test keeps the two
-    in step); the plan validates.
+    Field for field :class:`nlp_bench_pipeline.bench.plan.BenchmarkPlan` (a test keeps the two
+    in step), which validates; ``platform_overrides`` is JSON text here because Dagster config
+    has no free-form mapping type.
     """
 
     targets: list[str]
     scenarios: list[str]
-    profile: str = "quick"
-    model: str = "synthetic"
-    repetitions: int | None = None
-    lambda_memory_mb: int = 1769
-    pod_cpu: float = 1.0
-    pod_memory_mb: int = 2048
-    min_replicas: int = 1
-    max_replicas: int = 2
-    slo_p99_ms: dict[str, float] = Field(
-        default_factory=lambda: dict(BenchmarkPlan.model_fields["slo_p99_ms"].default_factory())
-    )
+    profile: str = PLAN_DEFAULTS.profile
+    model: str = PLAN_DEFAULTS.model
+    repetitions: int | None = PLAN_DEFAULTS.repetitions
+    lambda_memory_mb: int = PLAN_DEFAULTS.lambda_memory_mb
+    pod_cpu: float = PLAN_DEFAULTS.pod_cpu
+    pod_memory_mb: int = PLAN_DEFAULTS.pod_memory_mb
+    min_replicas: int = PLAN_DEFAULTS.min_replicas
+    max_replicas: int = PLAN_DEFAULTS.max_replicas
+    slo_p99_ms: dict[str, float] = Field(default_factory=lambda: dict(PLAN_DEFAULTS.slo_p99_ms))
     max_error_rate: dict[str, float] = Field(
-        default_factory=lambda: dict(BenchmarkPlan.model_fields["max_error_rate"].default_factory())
+        default_factory=lambda: dict(PLAN_DEFAULTS.max_error_rate)
     )
     platform_overrides: str = Field(
         "{}",
@@ -60,6 +65,15 @@ class BenchmarkConfig(dg.ConfigurableResource):
         fields = self.model_dump()
         fields["platform_overrides"] = json.loads(self.platform_overrides or "{}")
         return BenchmarkPlan(**fields)
+
+
+class MetricStoreResource(dg.ConfigurableResource):
+    """The DuckDB metric store file; ``get_store()`` is the one access layer over it."""
+
+    database: str = Field(description="path of the DuckDB file")
+
+    def get_store(self) -> MetricStore:
+        return MetricStore(Path(self.database))
 
 
 class AwsConfig(dg.ConfigurableResource):
@@ -103,12 +117,16 @@ class AwsConfig(dg.ConfigurableResource):
 class PlatformsResource(dg.ConfigurableResource):
     """Creates the target behind a partition: local platforms, or AWS when configured."""
 
-    work_dir: str
+    work_dir: str = Field(description="platform process logs and load-generator run directories")
+
+    @property
+    def work_path(self) -> Path:
+        return Path(self.work_dir)
 
     def create(self, name: str, aws: AwsConfig) -> Target:
         return create_target(
             name,  # type: ignore[arg-type]
-            work_dir=Path(self.work_dir),
+            work_dir=self.work_path,
             aws_credentials=name.startswith("aws-") and aws.has_credentials(),
         )
 
@@ -119,7 +137,7 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "bench": BenchmarkConfig.from_settings(settings),
-            "duckdb": DuckDBResource(database=str(settings.db)),
+            "duckdb": MetricStoreResource(database=str(settings.db)),
             "aws": AwsConfig.from_environment(),
             "platforms": PlatformsResource(work_dir=str(settings.work_dir)),
             "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(PROJECT_ROOT)),

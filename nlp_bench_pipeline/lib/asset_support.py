@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from nlp_bench_pipeline.plan import BenchmarkPlan, Cell
+from nlp_bench_pipeline.bench.plan import BenchmarkPlan, Cell
 from nlp_bench_pipeline.targets.base import Target
 from nlp_bench_pipeline.targets.registry import TargetUnavailable
 

@@ -7,28 +7,32 @@ a time, in submission order, so the summaries run after the cells.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
-from nlp_bench_pipeline.plan import BenchmarkPlan
+from nlp_bench_pipeline.bench.plan import BenchmarkPlan
 
 EXCLUSIVE_TAG = {"nlp-bench/exclusive": "platform"}
-LOAD_TEST_RUN = dg.AssetKey("load_test_run")
-DOWNSTREAM = (dg.AssetKey("run_summary"), dg.AssetKey("platform_metrics"))
 
 
 def benchmark_run_requests(
-    plan: BenchmarkPlan, *, bench_config: Mapping[str, Any], key: str, reason: str
+    plan: BenchmarkPlan,
+    *,
+    cells: dg.AssetKey,
+    downstream: Sequence[dg.AssetKey],
+    bench_config: Mapping[str, Any],
+    key: str,
+    reason: str,
 ) -> list[dg.RunRequest]:
-    """One run per enabled cell and one for the summaries, all configured with ``bench_config``."""
+    """One run of ``cells`` per enabled cell, then one of ``downstream``, all configured alike."""
     run_config = {"resources": {"bench": {"config": dict(bench_config)}}}
     tags = {**EXCLUSIVE_TAG, "nlp-bench/profile": plan.profile, "nlp-bench/reason": reason}
     requests = [
         dg.RunRequest(
             run_key=f"{key}:{cell.target}:{cell.scenario}",
-            asset_selection=[LOAD_TEST_RUN],
+            asset_selection=[cells],
             partition_key=dg.MultiPartitionKey({"target": cell.target, "scenario": cell.scenario}),
             run_config=run_config,
             tags=tags,
@@ -38,7 +42,7 @@ def benchmark_run_requests(
     requests.append(
         dg.RunRequest(
             run_key=f"{key}:summaries",
-            asset_selection=list(DOWNSTREAM),
+            asset_selection=list(downstream),
             run_config=run_config,
             tags=tags,
         )

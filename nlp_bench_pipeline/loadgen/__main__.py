@@ -1,9 +1,14 @@
-"""``python -m nlp_bench_pipeline.loadgen``: see ``runner.py`` and ``--help``."""
+"""``python -m nlp_bench_pipeline.loadgen``: see ``runner.py`` and ``--help``.
+
+The standalone entry point, so the one place here that reads settings: run directories go to
+``NLP_BENCH_WORK_DIR`` unless ``--work-dir`` says otherwise.
+"""
 
 import signal
 import sys
 
 from nlp_bench_pipeline.loadgen.runner import main
+from nlp_bench_pipeline.settings import PipelineSettings
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -12,4 +17,4 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
 
 
 signal.signal(signal.SIGTERM, _exit_on_sigterm)
-sys.exit(main())
+sys.exit(main(default_work_dir=PipelineSettings().work_dir))

@@ -34,10 +34,10 @@ from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
 from nlp_bench_pipeline.loadgen.corpus import PayloadCorpus
-from nlp_bench_pipeline.loadgen.plan import (
+from nlp_bench_pipeline.loadgen.repetition import (
     LOCUST_STATS_FILE,
     PLAN_ENV,
-    LoadPlan,
+    RepetitionPlan,
     progress_file,
     requests_file,
 )
@@ -52,13 +52,13 @@ DRAIN_MARGIN_S = 5.0
 HEADERS = {"Content-Type": "application/json"}
 
 
-def _load_plan() -> LoadPlan:
+def _load_plan() -> RepetitionPlan:
     path = os.environ.get(PLAN_ENV)
     if not path:
         raise RuntimeError(
             f"{PLAN_ENV} is not set: start load tests with `python -m nlp_bench_pipeline.loadgen`"
         )
-    return LoadPlan.read(Path(path))
+    return RepetitionPlan.read(Path(path))
 
 
 # Built at import, before `--processes` forks: every process shares the same schedule and corpus.
@@ -104,7 +104,7 @@ def _save_locust_totals(environment: Environment, **_: Any) -> None:
 class ScheduledUser(FastHttpUser):
     """Sends this process's share of the schedule, open-loop, then reports and stops."""
 
-    host = PLAN.host
+    host = PLAN.target_host
     concurrency = PLAN.scenario.max_inflight
     network_timeout = PLAN.scenario.timeout_s
     connection_timeout = PLAN.scenario.timeout_s

@@ -92,7 +92,7 @@ def serve(
     """Run the endpoint under uvicorn on a free loopback port; yields its base URL."""
     import httpx  # here, not above: the server process imports this module for ``app`` alone
 
-    from nlp_bench_pipeline.targets.processes import ChildProcess, free_port, python_command
+    from nlp_bench_pipeline.core.processes import ChildProcess, free_port, python_command
 
     port = free_port()
     env = {STALL_ENV: str(stall_s)}

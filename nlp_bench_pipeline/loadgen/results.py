@@ -23,12 +23,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field
 
-from nlp_bench_pipeline.loadgen.plan import (
+from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER
+from nlp_bench_pipeline.core.runs import RunSummary
+from nlp_bench_pipeline.loadgen.repetition import (
     LOCUST_STATS_FILE,
     REQUESTS_GLOB,
-    LoadPlan,
+    RepetitionPlan,
 )
 from nlp_bench_pipeline.loadgen.schedule import PHASES
 
@@ -173,11 +174,11 @@ class RequestLog:
         self.outcome[pos] = OUTCOMES.index(outcome)
         self.status_code[pos] = status_code
         self.error[pos] = error_class
-        self.environment_id[pos] = header("x-nlp-bench-environment-id")
+        self.environment_id[pos] = header(ENVIRONMENT_HEADER)
         self.gateway_request_id[pos] = next(
             (v for v in map(header, GATEWAY_REQUEST_ID_HEADERS) if v is not None), None
         )
-        cold = parse_cold_start(header("x-nlp-bench-cold-start"))
+        cold = parse_cold_start(header(COLD_START_HEADER))
         self.cold_start[pos] = -1 if cold is None else int(cold)
         if outcome == "ok":
             server_ms, tokens = parse_timing(body)
@@ -235,39 +236,6 @@ class RequestLog:
         return path
 
 
-class RunSummary(BaseModel):
-    """What the runner reports when a run ends: counts, Locust's own totals, consistency."""
-
-    run_id: str
-    series_id: str
-    scenario: str
-    profile: str
-    repetition: int
-    seed: int
-    host: str
-    workers: int
-    started_at: datetime
-    finished_at: datetime
-    scheduled: int = Field(description="requests in the schedule, both phases")
-    scheduled_measure: int
-    rows: int = Field(description="rows found in the Parquet files")
-    sent: int
-    ok: int
-    errors: int
-    dropped: int
-    locust_requests: int | None = Field(description="Locust's own request count (its stats)")
-    locust_failures: int | None
-    workers_reported: int = Field(description="Parquet files found, one per Locust process")
-    consistent: bool | None = Field(
-        description="rows = scheduled = locust_requests + dropped; None if rows are elsewhere"
-    )
-    problems: list[str] = Field(default_factory=list)
-    run_dir: str
-    files: list[str]
-    config: dict[str, Any] = Field(description="the resolved scenario config")
-    generator_host: dict[str, Any] = Field(description="the machine the runner ran on")
-
-
 def read_locust_stats(run_dir: Path) -> dict[str, int] | None:
     """Locust's totals as the locustfile saved them from Locust's own stats at quit."""
     try:
@@ -277,7 +245,7 @@ def read_locust_stats(run_dir: Path) -> dict[str, int] | None:
 
 
 def summarise(
-    plan: LoadPlan, *, started_at: datetime, finished_at: datetime, rows_expected_here: bool
+    plan: RepetitionPlan, *, started_at: datetime, finished_at: datetime, rows_expected_here: bool
 ) -> RunSummary:
     """Count the run's rows by outcome and check them against the schedule and Locust.
 
@@ -309,7 +277,7 @@ def summarise(
         profile=plan.scenario.profile,
         repetition=plan.repetition,
         seed=plan.scenario.seed,
-        host=plan.host,
+        host=plan.target_host,
         workers=plan.workers,
         started_at=started_at,
         finished_at=finished_at,

@@ -3,8 +3,8 @@
 Plain Python, no Dagster: ``MetricStore`` is the one way in (docs/schema.md describes the tables).
 """
 
+from nlp_bench_pipeline.core.runs import RunRecord
 from nlp_bench_pipeline.store.database import MetricStore, StoreError
 from nlp_bench_pipeline.store.ingest import IngestReport
-from nlp_bench_pipeline.store.records import RunRecord
 
 __all__ = ["IngestReport", "MetricStore", "RunRecord", "StoreError"]

@@ -1,4 +1,4 @@
-"""The one access layer to the DuckDB metric store at ``NLP_BENCH_DB``.
+"""The one access layer to the DuckDB metric store: every query of the pipeline lives here.
 
 Connections are short: opened for one ingestion or one query and closed at once, because DuckDB
 lets one process hold a file for writing and nobody else in while it does. Between runs an analyst
@@ -20,11 +20,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from nlp_bench_pipeline.settings import get_pipeline_settings
+from nlp_bench_pipeline.core.records import PlatformEvent, ResourceSample
+from nlp_bench_pipeline.core.runs import RunRecord
 from nlp_bench_pipeline.store.ingest import IngestReport, load_run
 from nlp_bench_pipeline.store.migrations import latest_version, migrate, schema_version
-from nlp_bench_pipeline.store.records import RunRecord
-from nlp_bench_pipeline.targets.base import PlatformEvent, ResourceSample
 
 LOCK_RETRY_S = 0.2
 SCENARIO_SUMMARY_SQL = "SELECT * FROM scenario_summary ORDER BY target, scenario, profile"
@@ -49,8 +48,8 @@ class StoreError(RuntimeError):
 class MetricStore:
     """The metric store file: connections, migrations, ingestion, and the pipeline's queries."""
 
-    def __init__(self, path: Path | str | None = None, *, lock_timeout_s: float = 60.0) -> None:
-        self.path = Path(path) if path is not None else get_pipeline_settings().db
+    def __init__(self, path: Path | str, *, lock_timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
 
     @contextlib.contextmanager
@@ -129,6 +128,48 @@ class MetricStore:
             [target, scenario, profile],
         )
         return table.column("run_id").to_pylist()
+
+    def latest_series(self, target: str, scenario: str) -> list[str]:
+        """Run ids of the most recent series (all its repetitions) of a cell, by repetition.
+
+        Unlike the ``latest_runs`` view (the latest *complete* series, what summaries show),
+        this is the newest attempt whatever its status: the one the checks must judge.
+        """
+        table = self.query(
+            """
+            SELECT run_id FROM benchmark_runs
+            WHERE series_id = (
+                SELECT series_id FROM benchmark_runs WHERE target = ? AND scenario = ?
+                ORDER BY started_at DESC LIMIT 1)
+              AND target = ? AND scenario = ?
+            ORDER BY repetition
+            """,
+            [target, scenario, target, scenario],
+        )
+        return table.column("run_id").to_pylist()
+
+    def row_accounting(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Per run: status, scheduled, Locust's count, dropped, rows and distinct ``seq``."""
+        return self.query(
+            """
+            SELECT b.run_id, b.status, b.scheduled, b.locust_requests, b.dropped,
+                   count(r.seq) AS rows, count(DISTINCT r.seq) AS distinct_seq
+            FROM benchmark_runs b LEFT JOIN requests r USING (run_id)
+            WHERE list_contains(?, b.run_id)
+            GROUP BY ALL ORDER BY b.run_id
+            """,
+            [list(run_ids)],
+        ).to_pylist()
+
+    def latest_summary_rows(self, profile: str | None = None) -> list[dict[str, Any]]:
+        """``run_summary`` rows of the latest complete series of every cell (of ``profile``)."""
+        if not self.path.exists():
+            return []
+        return self.query(
+            "SELECT s.* FROM run_summary s JOIN latest_runs USING (run_id)"
+            " WHERE ? IS NULL OR s.profile = ? ORDER BY s.target, s.scenario, s.repetition",
+            [profile, profile],
+        ).to_pylist()
 
     def scenario_summary(self) -> list[dict[str, Any]]:
         """Mean and 95 % interval over the repetitions of each latest complete series."""

@@ -17,12 +17,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from nlp_bench_pipeline.store.records import RunRecord
-from nlp_bench_pipeline.targets.base import PlatformEvent, ResourceSample
+from nlp_bench_pipeline.core.records import K8S_STYLE_TARGETS, PlatformEvent, ResourceSample
+from nlp_bench_pipeline.core.runs import RunRecord
 
-# Where the x-nlp-bench-cold-start header means "waited on an environment's init". On k8s-style
-# targets readiness gates traffic, so no request waits on an init: scale-out shows as events.
-K8S_STYLE_TARGETS = frozenset({"local-k8s", "aws-eks"})
+# On k8s-style targets the x-nlp-bench-cold-start header does not mean "waited on an init":
+# readiness gates traffic, so no request waits on one and scale-out shows as events.
 RUN_TABLES = ("requests", "platform_events", "resource_samples", "benchmark_runs")
 _UTC_US = pa.timestamp("us", tz="UTC")
 

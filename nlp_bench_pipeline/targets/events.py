@@ -9,7 +9,7 @@ import threading
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from nlp_bench_pipeline.targets.base import (
+from nlp_bench_pipeline.core.records import (
     EventKind,
     PlatformEvent,
     ResourceSample,

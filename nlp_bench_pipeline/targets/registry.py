@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nlp_bench_pipeline.targets.base import Target, TargetName
+from nlp_bench_pipeline.core.records import TargetName
+from nlp_bench_pipeline.targets.base import Target
 
 
 class TargetUnavailable(RuntimeError):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import psutil
 
-from nlp_bench_pipeline.targets.base import ResourceSample, TargetName, utcnow
+from nlp_bench_pipeline.core.records import ResourceSample, TargetName, utcnow
 from nlp_bench_pipeline.targets.events import SampleLog
 
 log = logging.getLogger(__name__)

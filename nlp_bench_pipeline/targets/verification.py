@@ -14,7 +14,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from nlp_bench_pipeline.targets.base import Deployment, DeploymentSpec, Target, utcnow
+from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER, PREDICT_PATH
+from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
+from nlp_bench_pipeline.core.records import utcnow
+from nlp_bench_pipeline.targets.base import Target
 
 PROBE_BODY = {"text": "a gripping, beautiful film"}
 
@@ -53,7 +56,7 @@ def first_success(
     while True:
         sent = time.monotonic()
         try:
-            response = client.post("/predict", json=PROBE_BODY)
+            response = client.post(PREDICT_PATH, json=PROBE_BODY)
             if response.status_code == 200:
                 return response, (time.monotonic() - sent) * 1000.0, seen
             seen[str(response.status_code)] += 1
@@ -78,7 +81,7 @@ def verify(
         first, first_latency_ms, seen = first_success(client, timeout_s=timeout_s)
         ready_after = time.monotonic() - started
         warm_sent = time.monotonic()
-        warm = client.post("/predict", json=PROBE_BODY)
+        warm = client.post(PREDICT_PATH, json=PROBE_BODY)
         warm.raise_for_status()
         warm_latency_ms = (time.monotonic() - warm_sent) * 1000.0
     target.wait_ready(timeout_s=max(1.0, timeout_s - (time.monotonic() - started)))
@@ -91,10 +94,10 @@ def verify(
         attempts=sum(seen.values()) + 1,
         statuses_before_success=dict(seen),
         first_latency_ms=first_latency_ms,
-        first_cold_start=first.headers.get("x-nlp-bench-cold-start") == "1",
-        first_environment_id=first.headers.get("x-nlp-bench-environment-id", ""),
+        first_cold_start=first.headers.get(COLD_START_HEADER) == "1",
+        first_environment_id=first.headers.get(ENVIRONMENT_HEADER, ""),
         warm_latency_ms=warm_latency_ms,
-        warm_environment_id=warm.headers.get("x-nlp-bench-environment-id", ""),
+        warm_environment_id=warm.headers.get(ENVIRONMENT_HEADER, ""),
         model=first.json()["model"],
         event_counts=dict(Counter(e.kind for e in events)),
         init_ms=[e.init_ms for e in events if e.kind == "cold_start" and e.init_ms is not None],

@@ -31,8 +31,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from nlp_bench_pipeline.instance import ensure_dagster_home
-from nlp_bench_pipeline.targets.processes import (
+from nlp_bench_pipeline.cli.dagster_home import ensure_dagster_home
+from nlp_bench_pipeline.core.processes import (
     OWNER_ENV,
     ChildProcess,
     free_port,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nlp_bench_pipeline.core.runs import RunSummary
 from nlp_bench_pipeline.loadgen import runner
-from nlp_bench_pipeline.loadgen.plan import SUMMARY_FILE
-from nlp_bench_pipeline.loadgen.results import RunSummary
+from nlp_bench_pipeline.loadgen.repetition import SUMMARY_FILE
 
 
 def run_loadgen(host: str, work_dir: Path, *settings: str, processes: int = 1) -> RunSummary:

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from nlp_bench_pipeline.loadgen.loopback import serve
-from nlp_bench_pipeline.loadgen.plan import PLAN_ENV
+from nlp_bench_pipeline.loadgen.repetition import PLAN_ENV
 from nlp_bench_pipeline.store import MetricStore
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from nlp_bench_pipeline.core.runs import RunRecord
 from nlp_bench_pipeline.loadgen.loopback import arrivals, serve
-from nlp_bench_pipeline.store import MetricStore, RunRecord
+from nlp_bench_pipeline.store import MetricStore
 from tests.integration.loadgen_support import count_within, run_loadgen
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from nlp_bench_pipeline.core.processes import ChildProcess, free_port, python_command
 from nlp_bench_pipeline.loadgen.launch import loadgen_launch, summaries_from_messages
-from nlp_bench_pipeline.targets.processes import ChildProcess, free_port, python_command
+from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
+from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 from tests.integration.loadgen_support import run_loadgen
 
 pytestmark = pytest.mark.slow
@@ -86,19 +88,18 @@ def test_two_locust_processes_account_for_every_scheduled_request(service_url, t
 
 
 def test_the_runner_reports_progress_and_summary_through_dagster_pipes(service_url, tmp_path):
-    launch = loadgen_launch(
-        host=service_url,
-        scenario="warm_steady",
-        profile="quick",
-        target="local-k8s",
-        series_id="pipes",
-        repetition=0,
+    scenario = load_scenario(
+        "warm_steady",
+        "quick",
         overrides={
             "warmup": [{"duration_s": 1, "rate": 5}],
             "measure": [{"duration_s": 2, "rate": 20}],
         },
-        work_dir=tmp_path,
     )
+    (plan,) = RepetitionPlan.resolve(
+        scenario, series_id="pipes", target="local-k8s", work_dir=tmp_path
+    )
+    launch = loadgen_launch(plan.aimed_at(service_url))
 
     @dg.asset
     def load_test_run(

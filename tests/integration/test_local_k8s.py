@@ -20,15 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from nlp_bench_pipeline.targets.base import (
-    DeploymentSpec,
-    PlatformEvent,
-    ResourceQuantity,
-    Target,
-    utcnow,
-)
+from nlp_bench_pipeline.core.deployments import DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.core.processes import owned_processes, python_command
+from nlp_bench_pipeline.core.records import PlatformEvent, utcnow
+from nlp_bench_pipeline.targets.base import Target
 from nlp_bench_pipeline.targets.local_k8s import LocalK8sTarget
-from nlp_bench_pipeline.targets.processes import owned_processes, python_command
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from nlp_bench_pipeline.targets.base import Deployment, DeploymentSpec, PlatformEvent
+from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
+from nlp_bench_pipeline.core.processes import free_port, owned_processes, python_command
+from nlp_bench_pipeline.core.records import PlatformEvent
 from nlp_bench_pipeline.targets.local_lambda import LocalLambdaTarget
-from nlp_bench_pipeline.targets.processes import free_port, owned_processes, python_command
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

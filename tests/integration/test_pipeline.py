@@ -9,16 +9,20 @@ from pathlib import Path
 import dagster as dg
 import psutil
 import pytest
-from dagster_duckdb import DuckDBResource
 
+from nlp_bench_pipeline.core.processes import OWNER_ENV
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
 from nlp_bench_pipeline.defs.bench.checks import error_rate_bound, p99_slo, rows_equal_scheduled
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.deploy.assets import deployment
 from nlp_bench_pipeline.defs.metrics.assets import platform_metrics, run_summary
-from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
+from nlp_bench_pipeline.defs.resources import (
+    AwsConfig,
+    BenchmarkConfig,
+    MetricStoreResource,
+    PlatformsResource,
+)
 from nlp_bench_pipeline.store.database import MetricStore
-from nlp_bench_pipeline.targets.processes import OWNER_ENV
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +64,7 @@ def workspace(tmp_path_factory):
     base = tmp_path_factory.mktemp("pipeline")
     resources = {
         "bench": bench_config(),
-        "duckdb": DuckDBResource(database=str(base / "bench.duckdb")),
+        "duckdb": MetricStoreResource(database=str(base / "bench.duckdb")),
         "aws": AwsConfig(),
         "platforms": PlatformsResource(work_dir=str(base / "work")),
         "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(ROOT)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nlp_bench_pipeline.targets.processes import (
+from nlp_bench_pipeline.core.processes import (
     ChildProcess,
     free_port,
     owned_processes,
@@ -46,12 +47,12 @@ class Service:
 def start_service(tmp_path: Path) -> Iterator:
     started: list[Service] = []
 
-    def start(**env: str) -> Service:
+    def start(*args: str, **env: str) -> Service:
         port = free_port()
         owner = f"test-service-{uuid.uuid4().hex[:8]}"
         process = ChildProcess.start(
-            "service",
-            python_command("-m", "inference_service", "--port", str(port)),
+            f"service-{len(started)}",  # a log file each
+            python_command("-m", "inference_service", "--port", str(port), *args),
             owner=owner,
             env={
                 "NLP_BENCH_MODEL": "tiny",
@@ -167,3 +168,42 @@ def test_full_size_synthetic_model_serves_the_design_shape(start_service) -> Non
     assert body["model"]["digest"].startswith("sha256:")
     assert body["timing"]["input_tokens"] == 7
     assert body["predictions"][0]["label"] in ("POSITIVE", "NEGATIVE")
+
+
+def access_lines(service: Service) -> list[str]:
+    return [
+        line
+        for line in service.process.log_path.read_text().splitlines()
+        if '"logger": "uvicorn.access"' in line
+    ]
+
+
+def test_requests_are_not_logged_unless_access_log_is_asked_for(start_service) -> None:
+    quiet, chatty = start_service(), start_service("--access-log")
+    for service in (quiet, chatty):
+        service.wait_ready()
+        for _ in range(3):
+            httpx.post(f"{service.url}/predict", json={"text": "logged?"})
+        service.process.stop()
+    assert access_lines(quiet) == []
+    assert len([line for line in access_lines(chatty) if "/predict" in line]) == 3
+    assert all(json.loads(line)["environment_id"] == "pod-a" for line in access_lines(chatty))
+
+
+def test_a_stalled_body_is_answered_408_and_closed_within_the_body_timeout(start_service) -> None:
+    service = start_service(NLP_BENCH_BODY_TIMEOUT_S="1")
+    service.wait_ready()
+    port = int(service.url.rsplit(":", 1)[1])
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"text": "only the start'
+        )
+        answer = b""
+        while chunk := conn.recv(65536):  # ends when the server closes the connection
+            answer += chunk
+    assert time.monotonic() - started < 10
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert "not received within 1 s" in json.loads(body)["message"]

@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nlp_bench_pipeline.core.runs import RunRecord
 from nlp_bench_pipeline.loadgen.results import DROPPED_ERROR, REQUEST_SCHEMA
-from nlp_bench_pipeline.store import RunRecord
 
 T0 = 1_800_000_000.0  # epoch seconds of the first intended send
 

@@ -8,18 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from nlp_bench_pipeline.benchmark import CellFailed, Provenance, run_cell
+from nlp_bench_pipeline.bench.cell import CellFailed, plan_cell, run_cell
+from nlp_bench_pipeline.bench.plan import BenchmarkPlan, Cell
+from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
+from nlp_bench_pipeline.core.records import PlatformEvent, ResourceSample, utcnow
+from nlp_bench_pipeline.core.runs import Provenance
 from nlp_bench_pipeline.loadgen.scenarios import load_scenario
-from nlp_bench_pipeline.plan import BenchmarkPlan, Cell
 from nlp_bench_pipeline.store.database import MetricStore
-from nlp_bench_pipeline.targets.base import (
-    DeployedContext,
-    Deployment,
-    DeploymentSpec,
-    PlatformEvent,
-    ResourceSample,
-    utcnow,
-)
+from nlp_bench_pipeline.targets.base import DeployedContext
 from nlp_bench_pipeline.targets.events import EventLog, SampleLog
 
 
@@ -71,13 +67,13 @@ def test_a_failed_load_test_is_stored_as_a_failed_run_with_its_events(tmp_path: 
     def exploding_launch(request):
         raise RuntimeError("Locust exploded")
 
+    repetitions = plan_cell(
+        Cell(target="local-k8s", scenario="cold_start"), plan, series_id="series-1",
+        provenance=Provenance(model_id="tiny-distilbert", dagster_run_id="dagster-1"),
+        work_dir=tmp_path,
+    )  # fmt: skip
     with pytest.raises(CellFailed, match="Locust exploded"):
-        run_cell(
-            Cell(target="local-k8s", scenario="cold_start"), plan, target, store,
-            launch=exploding_launch, series_id="series-1",
-            provenance=Provenance(model_id="tiny-distilbert", dagster_run_id="dagster-1"),
-            progress=lambda line: None,
-        )  # fmt: skip
+        run_cell(repetitions, target, store, launch=exploding_launch, progress=lambda line: None)
     assert target.torn_down == 1
     [run] = store.query("SELECT * FROM benchmark_runs").to_pylist()
     assert run["status"] == "failed"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nlp_bench_pipeline.build import image
-from nlp_bench_pipeline.build.image import build_image, context_digest, context_files
-from nlp_bench_pipeline.build.model_artifact import ModelDescribeError, describe_model
+from nlp_bench_pipeline.artifacts import image
+from nlp_bench_pipeline.artifacts.image import build_image, context_digest, context_files
+from nlp_bench_pipeline.artifacts.model_artifact import ModelDescribeError, describe_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,11 +40,11 @@ def test_context_digest_is_stable_and_tracks_code_and_model(context_copy: Path) 
 
 def test_without_a_docker_engine_only_the_context_is_recorded(monkeypatch) -> None:
     monkeypatch.setattr(image, "docker_engine", lambda: None)
-    build = build_image("synthetic")
+    build = build_image("synthetic", ROOT)
     assert build.built is False
     assert build.note.startswith("no Docker engine: context only")
     assert build.tag.startswith("nlp-bench-service:")
-    assert build.context_digest == context_digest("synthetic")
+    assert build.context_digest == context_digest("synthetic", ROOT)
 
 
 @pytest.mark.slow

@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from nlp_bench_pipeline.loadgen.plan import (
+from nlp_bench_pipeline.loadgen.repetition import (
     LOCUST_STATS_FILE,
     SUMMARY_FILE,
-    LoadPlan,
+    RepetitionPlan,
     requests_file,
 )
 from nlp_bench_pipeline.loadgen.results import (
@@ -143,7 +143,7 @@ def test_the_parquet_file_has_the_documented_schema(tmp_path: Path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def plan_for(tmp_path: Path, workers: int = 2) -> LoadPlan:
+def plan_for(tmp_path: Path, workers: int = 2) -> RepetitionPlan:
     scenario = load_scenario(
         "warm_steady",
         "quick",
@@ -152,7 +152,7 @@ def plan_for(tmp_path: Path, workers: int = 2) -> LoadPlan:
             "measure": [{"duration_s": 2, "rate": 2, "arrivals": "uniform"}],
         },
     )
-    return LoadPlan(
+    return RepetitionPlan(
         run_id="r1",
         series_id="s1",
         host="http://127.0.0.1:1",
@@ -162,7 +162,7 @@ def plan_for(tmp_path: Path, workers: int = 2) -> LoadPlan:
     )
 
 
-def write_shares(plan: LoadPlan, *, drop_first: bool = False) -> None:
+def write_shares(plan: RepetitionPlan, *, drop_first: bool = False) -> None:
     schedule = plan.schedule()
     for worker in range(plan.workers):
         share = schedule.share(worker, plan.workers)
@@ -182,7 +182,7 @@ def write_shares(plan: LoadPlan, *, drop_first: bool = False) -> None:
         log.write(requests_file(plan.run_dir, worker))
 
 
-def summary_of(plan: LoadPlan):
+def summary_of(plan: RepetitionPlan):
     now = datetime.now(UTC)
     return summarise(plan, started_at=now, finished_at=now, rows_expected_here=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nlp_bench_pipeline.targets.base import ResourceQuantity
+from nlp_bench_pipeline.core.deployments import ResourceQuantity
 from nlp_bench_pipeline.targets.local_k8s.config import RolloutConfig
 from nlp_bench_pipeline.targets.local_k8s.controller import (
     RolloutPlan,

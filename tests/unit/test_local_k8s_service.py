@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 import httptools
 import httpx
 
+from nlp_bench_pipeline.core.processes import free_port
 from nlp_bench_pipeline.targets.local_k8s.service import ServiceProxy
-from nlp_bench_pipeline.targets.processes import free_port
 
 Behaviour = Callable[["FakePod"], Awaitable[bool]]  # False: close instead of answering
 

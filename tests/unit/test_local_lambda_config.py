@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from nlp_bench_pipeline.targets.base import DeploymentSpec
+from nlp_bench_pipeline.core.deployments import DeploymentSpec
 from nlp_bench_pipeline.targets.local_lambda.config import (
     HostCapacity,
     LocalLambdaConfig,

@@ -90,6 +90,7 @@ def test_lambda_variables_win_over_the_spec_environment(tmp_path: Path) -> None:
         quotas=CpuQuotas("unit", root=tmp_path),
         owner="unit",
         log_dir=tmp_path,
+        task_root=tmp_path,
         extra_env={"AWS_LAMBDA_FUNCTION_NAME": "spoofed", "NLP_BENCH_FAULT_LOAD_DELAY_S": "2"},
     )
     env = environment(7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from nlp_bench_pipeline.plan import ALL_SCENARIOS, BenchmarkPlan, Cell
+from nlp_bench_pipeline.bench.plan import ALL_SCENARIOS, BenchmarkPlan, Cell
 
 
 def test_default_plan_covers_both_local_targets_and_every_scenario() -> None:

@@ -6,12 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nlp_bench_pipeline.quality import (
-    error_rate_within,
-    latest_series,
-    p99_within_slo,
-    rows_match_schedule,
-)
+from nlp_bench_pipeline.bench.checks import error_rate_within, p99_within_slo, rows_match_schedule
 from nlp_bench_pipeline.store.database import MetricStore
 from tests.unit.store_rows import record, row, write_rows
 
@@ -97,5 +92,5 @@ def test_latest_series_is_the_newest_series_of_the_cell(store, tmp_path) -> None
 
     newer = record("new", good_rows(5), series_id="s2").started_at + timedelta(hours=1)
     ingest(store, tmp_path, "new", good_rows(5), series_id="s2", started_at=newer)
-    assert latest_series(store, "local-k8s", "warm_steady") == ["new"]
-    assert latest_series(store, "local-lambda", "warm_steady") == []
+    assert store.latest_series("local-k8s", "warm_steady") == ["new"]
+    assert store.latest_series("local-lambda", "warm_steady") == []

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from nlp_bench_pipeline.core.records import PlatformEvent, ResourceSample
 from nlp_bench_pipeline.store import MetricStore
-from nlp_bench_pipeline.targets.base import PlatformEvent, ResourceSample
 from tests.unit.store_rows import T0, record, row, write_rows
 
 

@@ -1,18 +1,22 @@
 """[bench] One load-test run per (target, scenario) cell, each on a freshly deployed platform."""
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from nlp_bench_pipeline.benchmark import CellFailed, Provenance, run_cell
+from nlp_bench_pipeline.bench.cell import CellFailed, plan_cell, run_cell
+from nlp_bench_pipeline.core.runs import Provenance, RunSummary
+from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.deploy.assets import deployment
 from nlp_bench_pipeline.defs.partitions import cell_partitions
-from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
+from nlp_bench_pipeline.defs.resources import (
+    AwsConfig,
+    BenchmarkConfig,
+    MetricStoreResource,
+    PlatformsResource,
+)
 from nlp_bench_pipeline.lib.asset_support import cell_of, enabled_target, latest_materialization
 from nlp_bench_pipeline.lib.tables import markdown_table
-from nlp_bench_pipeline.loadgen.launch import LoadgenLaunch, summaries_from_messages
-from nlp_bench_pipeline.loadgen.plan import SUMMARY_FILE
-from nlp_bench_pipeline.loadgen.results import RunSummary
-from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.loadgen.launch import loadgen_launch, summaries_from_messages
+from nlp_bench_pipeline.loadgen.repetition import SUMMARY_FILE, RepetitionPlan
 
 CODE_VERSION = "1"
 ERROR_COLUMNS = ("repetition", "outcome", "status_code", "error", "requests", "share_of_requests")
@@ -36,7 +40,8 @@ SUMMARY_COLUMNS = (
 def pipes_launcher(context: dg.AssetExecutionContext, client: dg.PipesSubprocessClient):
     """Run the load generator through Dagster Pipes: its progress lands in this run's logs."""
 
-    def launch(request: LoadgenLaunch) -> RunSummary:
+    def launch(plan: RepetitionPlan) -> RunSummary:
+        request = loadgen_launch(plan)
         try:
             invocation = client.run(context=context, command=request.command, env=request.env)
             reported = summaries_from_messages(invocation.get_custom_messages())
@@ -78,29 +83,33 @@ def load_test_run(
     bench: BenchmarkConfig,
     platforms: PlatformsResource,
     aws: AwsConfig,
-    duckdb: DuckDBResource,
+    duckdb: MetricStoreResource,
     pipes_subprocess_client: dg.PipesSubprocessClient,
 ) -> dg.MaterializeResult:
     plan = bench.plan()
     cell = cell_of(context.partition_key)
     target = enabled_target(plan, platforms, aws, cell.target, cell.scenario)
-    store = MetricStore(duckdb.database)
-    model = latest_materialization(context.instance, "model_artifact")
+    store = duckdb.get_store()
+    model = latest_materialization(context.instance, model_artifact.key)
+    repetitions = plan_cell(
+        cell,
+        plan,
+        series_id=context.run.run_id,
+        provenance=Provenance(
+            model_id=model.metadata_text("model_id"),
+            model_digest=model.data_version,
+            image_digest=latest_materialization(context.instance, service_image.key).data_version,
+            code_version=CODE_VERSION,
+            dagster_run_id=context.run.run_id,
+        ),
+        work_dir=platforms.work_path,
+    )
     try:
         result = run_cell(
-            cell,
-            plan,
+            repetitions,
             target,
             store,
             launch=pipes_launcher(context, pipes_subprocess_client),
-            series_id=context.run.run_id,
-            provenance=Provenance(
-                model_id=model.metadata_text("model_id"),
-                model_digest=model.data_version,
-                image_digest=latest_materialization(context.instance, "service_image").data_version,
-                code_version=CODE_VERSION,
-                dagster_run_id=context.run.run_id,
-            ),
             progress=context.log.info,
         )
     except CellFailed as exc:

@@ -7,20 +7,17 @@ rate and the p99 SLO are results, not data faults: they fail loudly but do not b
 from collections.abc import Callable
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from nlp_bench_pipeline.defs.bench.assets import load_test_run
-from nlp_bench_pipeline.defs.partitions import cell_partitions
-from nlp_bench_pipeline.defs.resources import BenchmarkConfig
-from nlp_bench_pipeline.lib.asset_support import cell_of
-from nlp_bench_pipeline.quality import (
+from nlp_bench_pipeline.bench.checks import (
     CheckOutcome,
     error_rate_within,
-    latest_series,
     p99_within_slo,
     rows_match_schedule,
 )
-from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.defs.bench.assets import load_test_run
+from nlp_bench_pipeline.defs.partitions import cell_partitions
+from nlp_bench_pipeline.defs.resources import BenchmarkConfig, MetricStoreResource
+from nlp_bench_pipeline.lib.asset_support import cell_of
 
 
 def _result(outcome: CheckOutcome, run_ids: list[str]) -> dg.AssetCheckResult:
@@ -33,14 +30,14 @@ def _result(outcome: CheckOutcome, run_ids: list[str]) -> dg.AssetCheckResult:
 
 def _judge(
     context: dg.AssetCheckExecutionContext,
-    duckdb: DuckDBResource,
+    duckdb: MetricStoreResource,
     check: Callable[..., CheckOutcome],
     *bound_for: Callable[[str], float],
 ) -> dg.AssetCheckResult:
     """Apply ``check`` to the partition's latest series, with the scenario's bound if it has one."""
     cell = cell_of(context.partition_key)
-    store = MetricStore(duckdb.database)
-    run_ids = latest_series(store, cell.target, cell.scenario)
+    store = duckdb.get_store()
+    run_ids = store.latest_series(cell.target, cell.scenario)
     bounds = [bound(cell.scenario) for bound in bound_for]
     return _result(check(store, run_ids, *bounds), run_ids)
 
@@ -53,7 +50,7 @@ def _judge(
     "own request count plus the dropped ones.",
 )
 def rows_equal_scheduled(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetCheckExecutionContext, duckdb: MetricStoreResource
 ) -> dg.AssetCheckResult:
     return _judge(context, duckdb, rows_match_schedule)
 
@@ -65,7 +62,7 @@ def rows_equal_scheduled(
     "resource's max_error_rate).",
 )
 def error_rate_bound(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, bench: BenchmarkConfig
+    context: dg.AssetCheckExecutionContext, duckdb: MetricStoreResource, bench: BenchmarkConfig
 ) -> dg.AssetCheckResult:
     return _judge(context, duckdb, error_rate_within, bench.plan().error_bound_for)
 
@@ -77,6 +74,6 @@ def error_rate_bound(
     "(the bench resource's slo_p99_ms).",
 )
 def p99_slo(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource, bench: BenchmarkConfig
+    context: dg.AssetCheckExecutionContext, duckdb: MetricStoreResource, bench: BenchmarkConfig
 ) -> dg.AssetCheckResult:
     return _judge(context, duckdb, p99_within_slo, bench.plan().slo_for)

@@ -22,6 +22,8 @@ def nightly_full_benchmark(
     tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
     return benchmark_run_requests(
         BenchmarkConfig(**config).plan(),
+        cells=load_test_run.key,
+        downstream=[run_summary.key, platform_metrics.key],
         bench_config=config,
         key=f"nightly:{tick}",
         reason="nightly",

@@ -40,6 +40,8 @@ def digest_change_sensor(
     key = "digests:" + ",".join(f"{n}={now[n]}" for n in sorted(now))
     requests = benchmark_run_requests(
         bench.plan(),
+        cells=load_test_run.key,
+        downstream=[run_summary.key, platform_metrics.key],
         bench_config=bench.model_dump(),
         key=key,
         reason=f"{' and '.join(changed)} digest changed",

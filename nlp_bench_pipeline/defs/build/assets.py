@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from nlp_bench_pipeline.build.image import build_image
-from nlp_bench_pipeline.build.model_artifact import describe_model
+from nlp_bench_pipeline.artifacts.image import build_image
+from nlp_bench_pipeline.artifacts.model_artifact import describe_model
+from nlp_bench_pipeline.core.processes import code_root
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig
 
 
@@ -60,7 +61,8 @@ def model_artifact(
 def service_image(
     context: dg.AssetExecutionContext, bench: BenchmarkConfig
 ) -> dg.MaterializeResult:
-    build = build_image(bench.plan().model)
+    # The build context is the repository that holds the service's code.
+    build = build_image(bench.plan().model, code_root("inference_service"))
     context.log.info(f"{build.tag}: {build.note}")
     return dg.MaterializeResult(
         data_version=dg.DataVersion(build.context_digest),

@@ -6,11 +6,11 @@ every benchmark cell deploys its own fresh platform. Cloud targets keep what the
 
 import dagster as dg
 
+from nlp_bench_pipeline.core.records import LOCAL_TARGETS
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.partitions import target_partitions
 from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
 from nlp_bench_pipeline.lib.asset_support import enabled_target
-from nlp_bench_pipeline.plan import LOCAL_TARGETS
 from nlp_bench_pipeline.targets.verification import DeploymentNotServing, verify
 
 

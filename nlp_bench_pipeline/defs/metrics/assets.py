@@ -1,11 +1,11 @@
 """[metrics] Summaries over the latest complete run of every cell, for people and for charts."""
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
+from nlp_bench_pipeline.defs.resources import MetricStoreResource
 from nlp_bench_pipeline.lib.tables import markdown_table
-from nlp_bench_pipeline.store.database import SCENARIO_SUMMARY_SQL, MetricStore
+from nlp_bench_pipeline.store.database import SCENARIO_SUMMARY_SQL
 from nlp_bench_pipeline.store.platform_metrics import latest_run_ids, platform_figures
 
 SUMMARY_COLUMNS = {
@@ -54,15 +54,17 @@ PLATFORM_COLUMNS = (
     "every (target, scenario, profile): the `scenario_summary` view over the per-run "
     "`run_summary` view (query either in DuckDB).",
 )
-def run_summary(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    store = MetricStore(duckdb.database)
+def run_summary(
+    context: dg.AssetExecutionContext, duckdb: MetricStoreResource
+) -> dg.MaterializeResult:
+    store = duckdb.get_store()
     rows = store.scenario_summary()
     context.log.info(f"{len(rows)} cells have a complete series")
     return dg.MaterializeResult(
         metadata={
             "cells": len(rows),
             "summary": dg.MetadataValue.md(markdown_table(rows, SUMMARY_COLUMNS)),
-            "database": dg.MetadataValue.path(str(duckdb.database)),
+            "database": dg.MetadataValue.path(duckdb.database),
             "query": dg.MetadataValue.md(f"```sql\n{SCENARIO_SUMMARY_SQL};\n```"),
         }
     )
@@ -77,15 +79,15 @@ def run_summary(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
     "time, billed GB-seconds, throttles, timeouts, evictions, pods, scale events, nodes, peaks.",
 )
 def platform_metrics(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, duckdb: MetricStoreResource
 ) -> dg.MaterializeResult:
-    store = MetricStore(duckdb.database)
+    store = duckdb.get_store()
     rows = platform_figures(store, latest_run_ids(store))
     context.log.info(f"platform figures for {len(rows)} runs")
     return dg.MaterializeResult(
         metadata={
             "runs": len(rows),
             "platform": dg.MetadataValue.md(markdown_table(rows, PLATFORM_COLUMNS)),
-            "database": dg.MetadataValue.path(str(duckdb.database)),
+            "database": dg.MetadataValue.path(duckdb.database),
         }
     )

@@ -1,4 +1,4 @@
--- The tables of DESIGN.md "Metrics store": runs, their requests, platform events, resource samples.
+-- The tables of docs/design.md "Metrics store": runs, their requests, platform events, resource samples.
 -- Timestamps are TIMESTAMPTZ (UTC), durations DOUBLE milliseconds. Documented in docs/schema.md.
 
 CREATE TABLE benchmark_runs (

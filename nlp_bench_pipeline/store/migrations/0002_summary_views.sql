@@ -1,4 +1,4 @@
--- run_summary: DESIGN.md's columns over the measure phase; run_errors: its errors by class.
+-- run_summary: docs/design.md's columns over the measure phase; run_errors: its errors by class.
 -- requests = scheduled requests of the phase, every outcome, so ok + errors + dropped = requests.
 -- Latency percentiles are over successful requests (failures have their own latency in
 -- run_errors); send lateness is over every scheduled request (docs/adr/0032).

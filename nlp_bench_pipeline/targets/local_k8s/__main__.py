@@ -12,7 +12,8 @@ import json
 import signal
 import threading
 
-from nlp_bench_pipeline.targets.base import DEFAULT_APP, DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.core.deployments import DEFAULT_APP, DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.settings import PipelineSettings
 from nlp_bench_pipeline.targets.local_k8s.config import PRESETS
 from nlp_bench_pipeline.targets.local_k8s.target import LocalK8sTarget
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    target = LocalK8sTarget()
+    target = LocalK8sTarget(work_dir=PipelineSettings().work_dir / "local-k8s")
     with target.deployed(spec) as deployment:
         print(f"local-k8s {deployment.deployment_id} serving at {deployment.endpoint}", flush=True)
         print(f"pod logs in {deployment.details['log_dir']}; Ctrl-C to stop", flush=True)

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nlp_bench_pipeline.targets.base import DeploymentSpec, ResourceSample
+from nlp_bench_pipeline.core.deployments import DeploymentSpec
+from nlp_bench_pipeline.core.records import ResourceSample
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas
 from nlp_bench_pipeline.targets.events import EventLog, SampleLog
 from nlp_bench_pipeline.targets.local_k8s.config import LocalK8sConfig
@@ -106,7 +107,12 @@ class Cluster:
             self.controller.scale(min(spec.max_replicas, max(spec.min_replicas, current)))
             self._start_autoscaling()
 
-    async def stop(self) -> None:
+    @property
+    def stop_timeout_s(self) -> float:
+        """Long enough for every pod's termination grace period, and some."""
+        return self.config.termination_grace_period_s + 30.0
+
+    async def close(self) -> None:
         """Loops first, then the Service, then every pod; the logs stay."""
         for task in self._loops:
             task.cancel()
@@ -115,6 +121,10 @@ class Cluster:
         await self.controller.stop()
         await self.kubelet.close()
         self.sampler.stop()
+        self.quotas.release()
+
+    def release(self) -> None:
+        """The pods' cgroups, once every process is gone (a no-op after ``close``)."""
         self.quotas.release()
 
     def details(self) -> dict[str, Any]:

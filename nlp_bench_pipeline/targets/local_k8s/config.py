@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from nlp_bench_pipeline.targets.base import DeploymentSpec
+from nlp_bench_pipeline.core.deployments import DeploymentSpec
 
 DEFAULT_HPA_TARGETS = {"cpu": 80.0, "inflight": 2.0}
 

@@ -18,12 +18,12 @@ import random
 import time
 from dataclasses import dataclass
 
+from nlp_bench_pipeline.core.processes import free_port
 from nlp_bench_pipeline.targets.events import EventLog
 from nlp_bench_pipeline.targets.local_k8s.config import RolloutConfig
 from nlp_bench_pipeline.targets.local_k8s.kubelet import Kubelet
 from nlp_bench_pipeline.targets.local_k8s.nodes import NodePool
 from nlp_bench_pipeline.targets.local_k8s.pods import DEPLOYMENT_NAME, Pod, PodTemplate
-from nlp_bench_pipeline.targets.processes import free_port
 
 IDLE_RECONCILE_S = 0.5
 # The alphabet Kubernetes uses for generated name suffixes (no vowels, no look-alikes).

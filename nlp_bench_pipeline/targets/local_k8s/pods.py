@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nlp_bench_pipeline.settings import PROJECT_ROOT
-from nlp_bench_pipeline.targets.base import DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.core.deployments import DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.core.processes import ChildProcess, code_root, python_command
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare
 from nlp_bench_pipeline.targets.local_k8s.service import UPSTREAM_KEEP_ALIVE_S
-from nlp_bench_pipeline.targets.processes import ChildProcess, python_command
 
 DEPLOYMENT_NAME = "nlp-bench"
 
@@ -163,5 +162,5 @@ class ContainerRuntime:
             owner=self.owner,
             env=env,
             log_dir=self.log_dir,
-            cwd=PROJECT_ROOT,
+            cwd=code_root(template.app),
         )

@@ -14,7 +14,9 @@ import threading
 from types import FrameType
 from typing import Any
 
-from nlp_bench_pipeline.targets.base import DEFAULT_HANDLER, DeploymentSpec
+from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, DeploymentSpec
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
+from nlp_bench_pipeline.settings import PipelineSettings
 from nlp_bench_pipeline.targets.local_lambda.config import PRESETS, preset
 from nlp_bench_pipeline.targets.local_lambda.target import LocalLambdaTarget
 
@@ -31,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         platform=knobs,
     )
     signal.signal(signal.SIGTERM, _interrupt)
-    target = LocalLambdaTarget(port=args.port)
+    target = LocalLambdaTarget(
+        work_dir=PipelineSettings().work_dir / "local-lambda", port=args.port
+    )
     try:
         with target.deployed(spec) as deployment:
             print(
@@ -52,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nlp_bench_pipeline.targets.local_lambda", description=__doc__
     )
-    parser.add_argument("--memory", type=int, default=1769, help="function memory size in MB")
+    parser.add_argument(
+        "--memory", type=int, default=LAMBDA_DEFAULT_MEMORY_MB, help="function memory size in MB"
+    )
     parser.add_argument("--port", type=int, default=9000, help="gateway port on 127.0.0.1")
     parser.add_argument("--model", default="synthetic", help="an NLP_BENCH_MODEL value")
     parser.add_argument("--handler", default=DEFAULT_HANDLER, help="Lambda handler path")

@@ -1,4 +1,4 @@
-"""The local Lambda platform's knobs, AWS's numbers as defaults (../shared/AWS_FACTS.md).
+"""The local Lambda platform's knobs, AWS's numbers as defaults (docs/aws-facts.md).
 
 ``LocalLambdaConfig`` is validated from ``DeploymentSpec.platform`` (unknown keys are an error, so
 a typo never silently falls back to a default). ``resolve_limits`` turns it into what the pool
@@ -14,7 +14,7 @@ from typing import Any, Literal
 import psutil
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nlp_bench_pipeline.targets.base import DeploymentSpec
+from nlp_bench_pipeline.core.deployments import DeploymentSpec
 from nlp_bench_pipeline.targets.cpu_quota import available_cpus
 
 # Lambda's synchronous invoke payload limit, request and response alike (6 MB + 100 bytes, as the

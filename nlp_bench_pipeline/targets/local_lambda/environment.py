@@ -25,12 +25,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from nlp_bench_pipeline.settings import PROJECT_ROOT
+from nlp_bench_pipeline.core.processes import ChildProcess, python_command
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare
 from nlp_bench_pipeline.targets.local_lambda.config import LocalLambdaConfig
 from nlp_bench_pipeline.targets.local_lambda.invocation import Invocation
 from nlp_bench_pipeline.targets.local_lambda.runtime_api import RuntimeApi, RuntimeCallbacks
-from nlp_bench_pipeline.targets.processes import ChildProcess, python_command
 
 InitType = Literal["on-demand", "provisioned-concurrency"]
 
@@ -63,8 +62,8 @@ class LambdaFunction:
     quotas: CpuQuotas
     owner: str
     log_dir: Path
+    task_root: Path
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    task_root: Path = PROJECT_ROOT
 
     def launch(self, environment: ExecutionEnvironment, runtime_api: str) -> ChildProcess:
         """Start awslambdaric for ``environment`` (inside its CPU quota where the host allows)."""

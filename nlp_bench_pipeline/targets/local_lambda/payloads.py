@@ -3,7 +3,7 @@
 Two payload formats, as the Lambda proxy integrations define them: 2.0 for HTTP APIs (lower-case
 headers joined with commas, cookies apart, a response inferred from any JSON without
 ``statusCode``) and 1.0 for REST APIs (``headers`` plus ``multiValueHeaders``, ``statusCode``
-required). Also the gateway's own error responses, byte for byte as ../shared/AWS_FACTS.md gives
+required). Also the gateway's own error responses, byte for byte as docs/aws-facts.md gives
 them. Pure functions: the HTTP server lives in ``gateway.py``.
 """
 

@@ -11,7 +11,7 @@ Everything here runs on one event loop, so state changes need no locks. The rule
   its invoke with it (Runtime.ExitError); other environments carry on;
 - idle on-demand environments are evicted after the idle time; provisioned ones never are, and
   one that is lost is replaced.
-Every step leaves a platform event (DESIGN.md kinds), each with the request ids it concerns.
+Every step leaves a platform event (docs/design.md kinds), each with the request ids it concerns.
 """
 
 from __future__ import annotations

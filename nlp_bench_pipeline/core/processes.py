@@ -1,4 +1,4 @@
-"""Process supervision shared by both local platforms.
+"""Process supervision shared by the local platforms and the load generator.
 
 Every child runs in its own session (process group), so a stop reaches the grandchildren too, and
 carries ``NLP_BENCH_OWNER=<deployment id>`` in its environment, so orphans can be found by
@@ -9,6 +9,7 @@ Output goes to a log file per process, never to a pipe nobody drains.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -55,13 +56,16 @@ class ChildProcess:
         env: Mapping[str, str] | None = None,
         log_dir: Path | None,
         cwd: Path | None = None,
+        inherit_env: bool = True,
     ) -> ChildProcess:
-        """Start ``command`` with the parent's environment plus ``env`` and the owner tag.
+        """Start ``command`` with ``env`` and the owner tag (over the parent's environment).
 
-        Output goes to ``<log_dir>/<name>.log``; with ``log_dir=None`` it goes to this
-        process's own stdout and stderr (a command a person watches).
+        With ``inherit_env=False`` the child gets ``env`` and the owner tag only. Output goes
+        to ``<log_dir>/<name>.log``; with ``log_dir=None`` it goes to this process's own stdout
+        and stderr (a command a person watches).
         """
-        child_env = {**os.environ, **(env or {}), OWNER_ENV: owner}
+        base = os.environ if inherit_env else {}
+        child_env = {**base, **(env or {}), OWNER_ENV: owner}
         log_path = None
         with contextlib.ExitStack() as stack:
             output: dict[str, object] = {}
@@ -139,3 +143,22 @@ def kill_owned(owner: str, timeout_s: float = 5.0) -> int:
             proc.kill()
     psutil.wait_procs(procs, timeout=timeout_s)
     return len(procs)
+
+
+def code_root(import_path: str) -> Path:
+    """The directory a child must start in (or have on its path) to import ``import_path``.
+
+    ``import_path`` is an ASGI app or Lambda handler path (``pkg.module:attr`` or
+    ``pkg.module.attr``); the answer is the folder holding its top-level package — the project
+    for ``inference_service``, the repository for ``tests.fixtures`` — found from the code itself
+    rather than from a setting, as ``LAMBDA_TASK_ROOT`` is where a function's code lives.
+    """
+    top = import_path.split(":", 1)[0].split(".", 1)[0]
+    spec = importlib.util.find_spec(top)
+    if spec is None:
+        raise ModuleNotFoundError(f"cannot find package {top!r} of {import_path!r}")
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve().parent
+    if spec.origin is None:
+        raise ModuleNotFoundError(f"package {top!r} of {import_path!r} has no location")
+    return Path(spec.origin).resolve().parent

@@ -1,8 +1,8 @@
 """Checks on what a benchmark cell left in DuckDB: data integrity first, then the results' bounds.
 
-Plain Python over :class:`MetricStore`; the Dagster asset checks wrap these. Row counts are
-compared with the *schedule* and with *Locust's own* totals recorded at run time, never with the
-rows themselves, so a lost or duplicated row cannot hide.
+Plain Python over :class:`MetricStore`, whose queries they use; the Dagster asset checks wrap
+these. Row counts are compared with the *schedule* and with *Locust's own* totals recorded at
+run time, never with the rows themselves, so a lost or duplicated row cannot hide.
 """
 
 from __future__ import annotations
@@ -22,40 +22,11 @@ class CheckOutcome:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def latest_series(store: MetricStore, target: str, scenario: str) -> list[str]:
-    """Run ids of the most recent series (all its repetitions) of a cell, by repetition.
-
-    Unlike the ``latest_runs`` view (the latest *complete* series, what summaries show), this is
-    the newest attempt whatever its status: the one the checks must judge.
-    """
-    table = store.query(
-        """
-        SELECT run_id FROM benchmark_runs
-        WHERE series_id = (
-            SELECT series_id FROM benchmark_runs WHERE target = ? AND scenario = ?
-            ORDER BY started_at DESC LIMIT 1)
-          AND target = ? AND scenario = ?
-        ORDER BY repetition
-        """,
-        [target, scenario, target, scenario],
-    )
-    return table.column("run_id").to_pylist()
-
-
 def rows_match_schedule(store: MetricStore, run_ids: list[str]) -> CheckOutcome:
     """Every scheduled request is exactly one row, and Locust counted every one it sent."""
     if not run_ids:
         return CheckOutcome(False, "no run of this cell is in the metric store")
-    rows = store.query(
-        """
-        SELECT b.run_id, b.status, b.scheduled, b.locust_requests, b.dropped,
-               count(r.seq) AS rows, count(DISTINCT r.seq) AS distinct_seq
-        FROM benchmark_runs b LEFT JOIN requests r USING (run_id)
-        WHERE list_contains(?, b.run_id)
-        GROUP BY ALL ORDER BY b.run_id
-        """,
-        [run_ids],
-    ).to_pylist()
+    rows = store.row_accounting(run_ids)
     problems = []
     for row in rows:
         if row["rows"] != row["scheduled"] or row["distinct_seq"] != row["rows"]:

@@ -11,12 +11,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nlp_bench_pipeline.core.deployments import DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.core.platform_facts import (
+    LAMBDA_DEFAULT_MEMORY_MB,
+    LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MIN_MEMORY_MB,
+)
+from nlp_bench_pipeline.core.records import LOCAL_TARGETS, TargetName
 from nlp_bench_pipeline.loadgen.scenarios import SCENARIO_NAMES, Profile
-from nlp_bench_pipeline.targets.base import DeploymentSpec, ResourceQuantity, TargetName
 from nlp_bench_pipeline.targets.registry import platform_knobs
 
-ALL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s", "aws-lambda", "aws-eks")
-LOCAL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s")
 ALL_SCENARIOS = SCENARIO_NAMES
 
 
@@ -50,7 +54,12 @@ class BenchmarkPlan(BaseModel):
     repetitions: int | None = Field(
         None, ge=1, le=20, description="runs per cell; default: the scenario's own (full: 3)"
     )
-    lambda_memory_mb: int = Field(1769, ge=128, le=10240, description="Lambda memory size")
+    lambda_memory_mb: int = Field(
+        LAMBDA_DEFAULT_MEMORY_MB,
+        ge=LAMBDA_MIN_MEMORY_MB,
+        le=LAMBDA_MAX_MEMORY_MB,
+        description="Lambda memory size",
+    )
     pod_cpu: float = Field(1.0, gt=0, description="CPU request = limit per pod, in cores")
     pod_memory_mb: int = Field(2048, ge=256, description="memory request = limit per pod")
     min_replicas: int = Field(1, ge=1, description="HPA minReplicas (≥ 1, as on EKS)")

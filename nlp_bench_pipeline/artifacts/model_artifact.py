@@ -8,14 +8,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from nlp_bench_pipeline.targets.processes import python_command
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from nlp_bench_pipeline.core.processes import code_root, python_command
 
 
 class ModelArtifact(BaseModel):
@@ -50,7 +47,7 @@ def describe_model(
     completed = subprocess.run(
         python_command("-m", "inference_service.describe"),
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=code_root("inference_service"),
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = Path("infra/docker/Dockerfile")
 CONTEXT_PATHS = (
     Path("infra/docker/Dockerfile"),
@@ -37,7 +36,7 @@ class ImageBuild(BaseModel):
     note: str
 
 
-def context_files(root: Path = PROJECT_ROOT) -> list[Path]:
+def context_files(root: Path) -> list[Path]:
     """Every file the image is built from, relative to ``root``, sorted."""
     files: list[Path] = []
     for entry in CONTEXT_PATHS:
@@ -51,7 +50,7 @@ def context_files(root: Path = PROJECT_ROOT) -> list[Path]:
     return sorted(files)
 
 
-def context_digest(model: str, root: Path = PROJECT_ROOT) -> str:
+def context_digest(model: str, root: Path) -> str:
     """``sha256:`` over the build context's paths and bytes and the model build argument."""
     hasher = hashlib.sha256(f"MODEL={model}\0".encode())
     for rel in context_files(root):
@@ -76,7 +75,7 @@ def docker_engine() -> str | None:
     return version if probe.returncode == 0 and version else None
 
 
-def build_image(model: str, root: Path = PROJECT_ROOT, timeout_s: float = 3600) -> ImageBuild:
+def build_image(model: str, root: Path, timeout_s: float = 3600) -> ImageBuild:
     """Build and tag the image when an engine is present; otherwise report the context only."""
     digest = context_digest(model, root)
     tag = f"{IMAGE_NAME}:{digest.split(':')[1][:12]}"

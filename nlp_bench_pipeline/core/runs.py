@@ -1,4 +1,10 @@
-"""What the store is given about a run: one ``benchmark_runs`` row (plain pydantic, no DuckDB)."""
+"""A benchmark run as the load generator reports it and as the store keeps it.
+
+``RunSummary`` is what the load generator says when a repetition ends (counts, Locust's own
+totals, consistency); ``RunRecord`` is one ``benchmark_runs`` row (identity, provenance,
+counts); ``Provenance`` is what the rows were measured with. They live on the ground floor so
+the load generator, the store and the benchmark hall exchange them without importing each other.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,52 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nlp_bench_pipeline.loadgen.results import RunSummary
-
 RunStatus = Literal["complete", "incomplete", "failed"]
+
+
+class Provenance(BaseModel):
+    """What the rows were measured with, recorded on every ``benchmark_runs`` row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_id: str | None = None
+    model_digest: str | None = None
+    image_digest: str | None = None
+    code_version: str | None = None
+    dagster_run_id: str | None = None
+
+
+class RunSummary(BaseModel):
+    """What the runner reports when a run ends: counts, Locust's own totals, consistency."""
+
+    run_id: str
+    series_id: str
+    scenario: str
+    profile: str
+    repetition: int
+    seed: int
+    host: str
+    workers: int
+    started_at: datetime
+    finished_at: datetime
+    scheduled: int = Field(description="requests in the schedule, both phases")
+    scheduled_measure: int
+    rows: int = Field(description="rows found in the Parquet files")
+    sent: int
+    ok: int
+    errors: int
+    dropped: int
+    locust_requests: int | None = Field(description="Locust's own request count (its stats)")
+    locust_failures: int | None
+    workers_reported: int = Field(description="Parquet files found, one per Locust process")
+    consistent: bool | None = Field(
+        description="rows = scheduled = locust_requests + dropped; None if rows are elsewhere"
+    )
+    problems: list[str] = Field(default_factory=list)
+    run_dir: str
+    files: list[str]
+    config: dict[str, Any] = Field(description="the resolved scenario config")
+    generator_host: dict[str, Any] = Field(description="the machine the runner ran on")
 
 
 class RunRecord(BaseModel):
@@ -52,12 +101,11 @@ class RunRecord(BaseModel):
         *,
         target: str,
         host: dict[str, Any] | None = None,
-        **provenance: Any,
+        provenance: Provenance | None = None,
     ) -> RunRecord:
         """The record of a finished run: 'complete' only when its counts are consistent.
 
-        ``provenance`` takes the other columns (model_id, model_digest, image_digest,
-        code_version, dagster_run_id); ``host`` is merged over the generator's host facts.
+        ``host`` is merged over the generator's host facts.
         """
         if summary.consistent:
             status: RunStatus = "complete"
@@ -81,5 +129,5 @@ class RunRecord(BaseModel):
             dropped=summary.dropped,
             config=summary.config,
             host={"generator": summary.generator_host, **(host or {})},
-            **provenance,
+            **(provenance or Provenance()).model_dump(),
         )

@@ -1,0 +1,170 @@
+"""Locust in a child process of its own, supervised: started, watched, stopped with its group.
+
+Locust is always a child, never imported here: ``import locust`` patches the interpreter with
+gevent, which breaks threads, asyncio and boto3 in whatever process does it. The child is a
+``ChildProcess`` (own session, owner tag, output to ``locust.log`` in the run directory, never a
+pipe nobody drains); whatever way this module's wait is left — the run's deadline, an exception,
+SIGTERM from whoever runs us — the whole process group dies with it, so a cancelled run never
+leaves Locust sending.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from nlp_bench_pipeline.core.processes import ChildProcess
+from nlp_bench_pipeline.core.runs import RunSummary
+from nlp_bench_pipeline.loadgen.repetition import (
+    LOCUST_LOG_FILE,
+    PLAN_ENV,
+    PLAN_FILE,
+    SUMMARY_FILE,
+    RepetitionPlan,
+    progress_file,
+)
+from nlp_bench_pipeline.loadgen.reporting import Reporter
+from nlp_bench_pipeline.loadgen.results import progress_counts, summarise
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+PROGRESS_EVERY_S = 5.0
+# Beyond the plan's own deadline (which already allows for the last timeout): Locust start-up.
+KILL_GRACE_S = 30.0
+PIPES_ENV_PREFIX = "DAGSTER_PIPES_"
+KILLED_PAST_DEADLINE = -9
+
+
+def locust_command(plan: RepetitionPlan, spread: Sequence[str]) -> list[str]:
+    """The headless Locust command line for a plan (the locustfile reads the plan itself)."""
+    users = plan.workers
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        f"--users={users}",
+        f"--spawn-rate={users * 100}",  # all scheduler users at once
+        f"--host={plan.target_host}",
+        f"--run-time={int(plan.deadline_s) + 1}s",  # a backstop: the master quits when all are done
+        "--stop-timeout=5",
+        "--exit-code-on-error=0",  # failed requests are data, not a failed run
+        "--only-summary",
+        "--loglevel=WARNING",
+        *spread,
+    ]
+
+
+def worker_command(master_host: str, master_port: int, processes: int) -> list[str]:
+    """A Locust worker (or several) for a master elsewhere."""
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--worker",
+        f"--master-host={master_host}",
+        f"--master-port={master_port}",
+        "--loglevel=WARNING",
+        *([f"--processes={processes}"] if processes > 1 else []),
+    ]
+
+
+def locust_env(plan_path: Path) -> dict[str, str]:
+    """The parent's environment without Dagster Pipes' variables, plus the plan's path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(PIPES_ENV_PREFIX)}
+    env[PLAN_ENV] = str(plan_path)
+    return env
+
+
+def run_plan(
+    plan: RepetitionPlan, reporter: Reporter, spread: Sequence[str], *, rows_here: bool = True
+) -> RunSummary:
+    """Run one prepared repetition to the end and summarise it (also saved as JSON)."""
+    scheduled = len(plan.schedule())
+    reporter.progress(
+        f"run {plan.run_id}: {plan.scenario.name}/{plan.scenario.profile} rep {plan.repetition}, "
+        f"{scheduled} requests over {plan.scenario.duration_s:.0f} s against "
+        f"{plan.target_host}, {plan.workers} Locust process(es)"
+    )
+    started_at = datetime.now(UTC)
+    limit_s = plan.deadline_s + KILL_GRACE_S
+    returncode = supervise(
+        locust_command(plan, spread),
+        plan,
+        limit_s=limit_s,
+        tick=lambda elapsed: reporter.progress(_progress_line(plan, scheduled, elapsed)),
+    )
+    if returncode == KILLED_PAST_DEADLINE:
+        reporter.progress(f"run {plan.run_id}: Locust ran past {limit_s:.0f} s and was killed")
+    summary = summarise(
+        plan, started_at=started_at, finished_at=datetime.now(UTC), rows_expected_here=rows_here
+    )
+    if returncode != 0:
+        summary.problems.append(
+            f"Locust exited with {returncode}; see {plan.run_dir / LOCUST_LOG_FILE}"
+        )
+        summary.consistent = False
+    (plan.run_dir / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2))
+    reporter.progress(_summary_line(summary))
+    return summary
+
+
+def supervise(
+    command: list[str],
+    plan: RepetitionPlan,
+    *,
+    limit_s: float | None,
+    tick: Callable[[float], None],
+) -> int:
+    """Run Locust for ``plan``; ``tick(elapsed)`` every few seconds; kill it past the limit."""
+    child = ChildProcess.start(
+        Path(LOCUST_LOG_FILE).stem,
+        command,
+        owner=f"loadgen-{plan.run_id}",
+        env=locust_env(plan.run_dir / PLAN_FILE),
+        log_dir=plan.run_dir,
+        inherit_env=False,
+    )
+    started = time.monotonic()
+    try:
+        while True:
+            try:
+                return child.popen.wait(timeout=PROGRESS_EVERY_S)
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - started
+                if limit_s is not None and elapsed > limit_s:
+                    child.kill()
+                    return KILLED_PAST_DEADLINE
+                tick(elapsed)
+    finally:
+        if child.alive():
+            child.kill()
+
+
+def _progress_line(plan: RepetitionPlan, scheduled: int, elapsed: float) -> str:
+    files = [progress_file(plan.run_dir, i) for i in range(plan.workers)]
+    counts = progress_counts(files)
+    done = sum(counts.get(k, 0) for k in ("ok", "http_error", "timeout", "connection_error"))
+    return (
+        f"run {plan.run_id}: {elapsed:.0f}/{plan.scenario.duration_s + plan.start_lead_s:.0f} s, "
+        f"due {counts.get('due', 0)}/{scheduled}, sent {counts.get('sent', 0)}, done {done}, "
+        f"ok {counts.get('ok', 0)}, dropped {counts.get('dropped', 0)}"
+    )
+
+
+def _summary_line(summary: RunSummary) -> str:
+    verdict = {True: "consistent", False: "INCONSISTENT", None: "rows on the workers"}
+    line = (
+        f"run {summary.run_id}: {summary.rows}/{summary.scheduled} rows, ok {summary.ok}, "
+        f"errors {summary.errors}, dropped {summary.dropped}, Locust counted "
+        f"{summary.locust_requests} -- {verdict[summary.consistent]}"
+    )
+    return line + "".join(f"\n  problem: {p}" for p in summary.problems)
