@@ -20,10 +20,14 @@ AWS target when it has runs, else the local one). From them:
 
 A quantity with too few samples (``MIN_REQUEST_SAMPLES`` for per-request figures, one for the
 rarer platform events) keeps its default, and the calibration says which ones did.
+
+The validation replay's reads (``LocalRun`` and the functions after it) are here too: the local
+runs, each one's arrival schedule with its phases, its measured figures and its deployment.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -106,6 +110,36 @@ POD_READY_SQL = """
 SELECT init_ms, CAST(detail->>'$.start_latency_ms' AS DOUBLE) AS start_latency_ms
 FROM platform_events
 WHERE kind = 'pod_ready' AND list_contains($runs, run_id) AND init_ms IS NOT NULL
+"""
+LOCAL_RUNS_SQL = """
+SELECT run_id, target, scenario, profile, host FROM benchmark_runs
+WHERE status = 'complete' AND target IN ('local-lambda', 'local-k8s')
+ORDER BY started_at, run_id
+"""
+SCHEDULE_SQL = """
+SELECT epoch(intended_at) AS t, phase FROM requests WHERE run_id = ? ORDER BY intended_at, seq
+"""
+MEASURED_SQL = """
+SELECT s.p50_ms, s.p99_ms, s.cold_starts, (
+    SELECT count(*) FROM platform_events e
+    WHERE e.run_id = s.run_id AND e.kind = 'throttle'
+      AND e.detail->>'$.gateway_request_id' IN (
+          SELECT gateway_request_id FROM requests q
+          WHERE q.run_id = s.run_id AND q.phase = 'measure')
+) AS throttles
+FROM run_summary s WHERE s.run_id = ?
+"""
+MEASURE_OK_LATENCY_SQL = """
+SELECT latency_ms FROM requests WHERE run_id = ? AND phase = 'measure' AND ok
+"""
+RUN_EVENTS_SQL = """
+SELECT
+    max(memory_mb) FILTER (WHERE kind = 'report') AS memory_mb,
+    min(epoch("at")) FILTER (WHERE kind = 'pod_ready') AS first_ready_s,
+    count(*) FILTER (WHERE kind = 'crash') AS crashes,
+    count(*) FILTER (WHERE kind = 'timeout' AND detail->>'$.scope' = 'init') AS init_timeouts,
+    count(*) FILTER (WHERE kind = 'pod_restarted') AS pod_restarts
+FROM platform_events WHERE run_id = ?
 """
 NODE_ADD_SQL = """
 SELECT duration_ms FROM platform_events
@@ -350,7 +384,9 @@ def _eks(
     )
 
 
-def _column(store: MetricStore, sql: str, params: dict[str, object], name: str) -> list[float]:
+def _column(
+    store: MetricStore, sql: str, params: dict[str, object] | list[object], name: str
+) -> list[float]:
     return [v for v in store.query(sql, params).column(name).to_pylist() if v is not None]
 
 
@@ -376,3 +412,62 @@ def _median_figure(
         return default
     median = max(0.0, float(np.median(clean)))  # an overhead is never negative
     return Figure(median, f"measured: {what} over {len(clean)}, {label}", measured=True)
+
+
+# --- the runs a validation replays ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """A complete local run: its deployment, arrival schedule, and what it measured."""
+
+    run_id: str
+    target: str
+    scenario: str
+    profile: str
+    host: dict[str, object]
+    offsets_s: np.ndarray  # intended send times from the first one, every scheduled request
+    measure: np.ndarray  # True where the request is of the measure phase
+    measured: dict[str, float | None]  # p50_ms, p99_ms, cold_starts, throttles (measure phase)
+    ok_latency_ms: np.ndarray  # the measure phase's successful requests
+    events: dict[str, float | None]  # memory_mb, first_ready_s (from the first send), crashes...
+
+    @property
+    def platform(self) -> Platform:
+        return "lambda" if self.target == "local-lambda" else "eks"
+
+
+def local_runs(store: MetricStore, run_ids: Sequence[str] | None = None) -> list[LocalRun]:
+    """Every complete local run (or the ones named), oldest first."""
+    rows = store.query(LOCAL_RUNS_SQL).to_pylist()
+    if run_ids is not None:
+        known = {r["run_id"] for r in rows}
+        missing = [r for r in run_ids if r not in known]
+        if missing:
+            raise CalibrationError(f"not complete local runs: {', '.join(missing)}")
+        rows = [r for r in rows if r["run_id"] in set(run_ids)]
+    return [_local_run(store, row) for row in rows]
+
+
+def _local_run(store: MetricStore, row: dict[str, object]) -> LocalRun:
+    run_id = str(row["run_id"])
+    schedule = store.query(SCHEDULE_SQL, [run_id])
+    t = np.asarray(schedule.column("t").to_numpy(zero_copy_only=False), dtype=np.float64)
+    start = float(t[0]) if t.size else 0.0
+    measured = store.query(MEASURED_SQL, [run_id]).to_pylist()[0]
+    events = store.query(RUN_EVENTS_SQL, [run_id]).to_pylist()[0]
+    if events["first_ready_s"] is not None:
+        events["first_ready_s"] -= start
+    host = row["host"]
+    return LocalRun(
+        run_id=run_id,
+        target=str(row["target"]),
+        scenario=str(row["scenario"]),
+        profile=str(row["profile"]),
+        host=json.loads(host) if isinstance(host, str) else dict(host or {}),  # type: ignore[arg-type]
+        offsets_s=t - start,
+        measure=np.asarray(schedule.column("phase").to_pylist()) == "measure",
+        measured=measured,
+        ok_latency_ms=np.array(_column(store, MEASURE_OK_LATENCY_SQL, [run_id], "latency_ms")),
+        events=events,
+    )

@@ -200,10 +200,14 @@ class EksSimulation:
             if i < t.size:
                 self._handle_events(event)
 
+    def advance(self, until_s: float) -> None:
+        """Play the control events due up to ``until_s`` (arrivals do this as they come)."""
+        while (event := self._next_event()) <= until_s:
+            self._handle_events(event)
+
     def finish(self, end_s: float) -> EksTotals:
         """Play the control events up to ``end_s`` and close the node accounts."""
-        while (event := self._next_event()) <= end_s:
-            self._handle_events(event)
+        self.advance(end_s)
         for node in self.nodes.nodes:
             self.totals.node_seconds += max(0.0, end_s - self._node_started[id(node)])
         return self.totals

@@ -126,9 +126,19 @@ def simulate_lambda(
     }
     usage = lambda_usage(settings, totals, traffic.duration_s, catalog)
     return _result(
-        "lambda", traffic, seed, tally, counts, slo_ms, series, usage, catalog,
-        calibration.describe("lambda", settings.memory_mb), _plain(settings), wall_s,
-    )  # fmt: skip
+        "lambda",
+        traffic,
+        seed,
+        tally,
+        counts,
+        slo_ms,
+        series,
+        usage,
+        catalog,
+        calibration.describe("lambda", settings.memory_mb),
+        settings_dict(settings),
+        wall_s,
+    )
 
 
 def simulate_eks(
@@ -169,9 +179,19 @@ def simulate_eks(
     }
     usage = eks_usage(settings, totals, traffic.duration_s, catalog)
     return _result(
-        "eks", traffic, seed, tally, counts, slo_ms, series, usage, catalog,
-        calibration.describe("eks"), _plain(settings), wall_s,
-    )  # fmt: skip
+        "eks",
+        traffic,
+        seed,
+        tally,
+        counts,
+        slo_ms,
+        series,
+        usage,
+        catalog,
+        calibration.describe("eks"),
+        settings_dict(settings),
+        wall_s,
+    )
 
 
 def eks_timing(
@@ -269,7 +289,7 @@ def _result(
     )
 
 
-def _plain(settings: LambdaSettings | EksSettings) -> dict[str, Any]:
+def settings_dict(settings: LambdaSettings | EksSettings) -> dict[str, Any]:
     """Settings as JSON values (the HPA and node configs are pydantic models)."""
     out: dict[str, Any] = {}
     for f in fields(settings):

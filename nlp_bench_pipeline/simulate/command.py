@@ -1,0 +1,217 @@
+"""``nlp-bench simulate``: a simulated period of Lambda or EKS at a mean request rate.
+
+``--rate`` is the mean rate over the period, whatever the pattern. Distributions come from the
+metric store (``--db``; the latest complete runs of the platform's target, or ``--run``), else
+from the documented defaults, and the output says which. ``--json`` prints the whole result (the
+number of ``requests`` simulated, percentiles, counts, SLO verdict, usage, cost, distributions,
+a downsampled time series); otherwise a summary. Bad options: one line naming the option, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from nlp_bench_pipeline.costs.catalog import CatalogError, CatalogLookupError, load_catalog
+from nlp_bench_pipeline.costs.command import _number  # one option parser for both commands
+from nlp_bench_pipeline.simulate.calibration import Calibration, CalibrationError, calibrate
+from nlp_bench_pipeline.simulate.eks_model import EksSettings
+from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings
+from nlp_bench_pipeline.simulate.simulation import (
+    SimulationResult,
+    eks_nodes,
+    eks_timing,
+    simulate_eks,
+    simulate_lambda,
+    steady_environments,
+    steady_replicas,
+)
+from nlp_bench_pipeline.simulate.traffic import PATTERNS, Traffic
+from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.targets.local_k8s.config import HpaConfig
+
+MAX_HOURS = 24 * 31
+MAX_RATE = 1e6
+HEADROOM = 2.0  # default max replicas: twice what the HPA holds at the pattern's peak rate
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``simulate`` (its handler: ``simulate_command``)."""
+    parser = subparsers.add_parser(
+        "simulate", help="simulate Lambda or EKS at scale", description=__doc__
+    )
+    _one_line_errors(parser)
+    parser.add_argument("--platform", choices=["lambda", "eks"], required=True)
+    parser.add_argument("--rate", type=_number(1e-6, MAX_RATE), default=1000.0, help="mean req/s")
+    parser.add_argument("--hours", type=_number(1e-3, MAX_HOURS), default=24.0)
+    parser.add_argument("--pattern", choices=PATTERNS, default="steady")
+    parser.add_argument("--slo-ms", type=_number(1e-3), default=500.0, help="p99 bound")
+    parser.add_argument("--seed", type=_number(0, 2**32 - 1, integer=True), default=0)
+    parser.add_argument("--db", type=Path, default=None, help="metric store to calibrate from")
+    parser.add_argument(
+        "--run", action="append", dest="runs", help="calibrate from this run (repeatable)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    lam = parser.add_argument_group("lambda")
+    lam.add_argument("--memory-mb", type=_number(128, 10240, integer=True), default=1769)
+    lam.add_argument("--concurrency-limit", type=_number(1, integer=True), default=1000)
+    lam.add_argument("--provisioned", type=_number(0, integer=True), default=0)
+    lam.add_argument("--max-concurrent-inits", type=_number(1, integer=True), default=None)
+    lam.add_argument("--arch", choices=["x86", "arm"], default="x86")
+    lam.add_argument("--gateway", choices=["http", "rest", "none"], default="http")
+    eks = parser.add_argument_group("eks")
+    eks.add_argument("--node-type", default="c6i.xlarge")
+    eks.add_argument("--cpu", type=_number(0.01, 64), default=1.0, help="pod CPU request = limit")
+    eks.add_argument("--min-replicas", type=_number(1, integer=True), default=2)
+    eks.add_argument(
+        "--max-replicas", type=_number(1, integer=True), default=None, help="default: 2x the peak's"
+    )
+    eks.add_argument("--hpa-metric", choices=["cpu", "inflight"], default="cpu")
+    eks.add_argument("--hpa-target", type=_number(1e-3), default=None, help="default: 80 / 2")
+    eks.add_argument("--capacity-rps", type=_number(1e-6), default=None, help="a pod flat out")
+    parser.set_defaults(handler=simulate_command)
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    try:
+        result = run(args)
+    except (CalibrationError, CatalogError, CatalogLookupError, ValueError) as exc:
+        print(f"nlp-bench simulate: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict(), default=_json_value))
+    else:
+        print_summary(result)
+    return 0
+
+
+def run(args: argparse.Namespace) -> SimulationResult:
+    """The simulation the options ask for."""
+    catalog = load_catalog()
+    traffic = Traffic(args.pattern, args.rate, args.hours * 3600.0, seed=args.seed)
+    store = MetricStore(args.db) if args.db is not None else None
+    calibration = calibrate(store, args.platform, run_ids=args.runs)
+    if args.platform == "lambda":
+        settings = _lambda_settings(args, traffic, calibration)
+        return simulate_lambda(
+            traffic, settings, calibration, catalog=catalog, seed=args.seed, slo_ms=args.slo_ms
+        )
+    nodes = eks_nodes(
+        args.node_type, args.cpu, catalog, max_replicas=1, add_delay_s=calibration.node_add.value
+    )
+    settings = _eks_settings(args, traffic, calibration, nodes)
+    settings = replace(
+        settings,
+        nodes=eks_nodes(
+            args.node_type,
+            args.cpu,
+            catalog,
+            max_replicas=settings.max_replicas,
+            add_delay_s=calibration.node_add.value,
+        ),
+    )
+    return simulate_eks(
+        traffic,
+        settings,
+        calibration,
+        catalog=catalog,
+        seed=args.seed,
+        slo_ms=args.slo_ms,
+        capacity_rps=args.capacity_rps,
+    )
+
+
+def _lambda_settings(
+    args: argparse.Namespace, traffic: Traffic, calibration: Calibration
+) -> LambdaSettings:
+    settings = LambdaSettings(
+        memory_mb=args.memory_mb,
+        concurrency_limit=args.concurrency_limit,
+        provisioned_concurrency=args.provisioned,
+        max_concurrent_inits=args.max_concurrent_inits,
+        architecture=args.arch,
+        gateway=args.gateway,
+    )
+    timing = calibration.lambda_timing(args.memory_mb)
+    return replace(settings, warm_at_start=steady_environments(traffic, timing, settings))
+
+
+def _eks_settings(
+    args: argparse.Namespace, traffic: Traffic, calibration: Calibration, nodes: Any
+) -> EksSettings:
+    hpa = HpaConfig(metric=args.hpa_metric, target=args.hpa_target)
+    base = EksSettings(
+        node_type=args.node_type,
+        cpu_request=args.cpu,
+        busy_cpu_cores=args.cpu,
+        min_replicas=args.min_replicas,
+        max_replicas=max(args.min_replicas, args.max_replicas or args.min_replicas),
+        hpa=hpa,
+        nodes=nodes,
+    )
+    timing = eks_timing(calibration, base, args.capacity_rps)
+    if args.max_replicas is None:
+        peak = Traffic("steady", max(s.rate for s in traffic.segments()), 1.0)
+        unbounded = replace(base, max_replicas=10**6)
+        base = replace(
+            base, max_replicas=math.ceil(HEADROOM * steady_replicas(peak, timing, unbounded))
+        )
+    elif args.max_replicas < args.min_replicas:
+        raise ValueError("argument --max-replicas: below --min-replicas")
+    return replace(base, initial_replicas=steady_replicas(traffic, timing, base))
+
+
+def print_summary(result: SimulationResult) -> None:
+    t = result.traffic
+    lat = result.latency.as_dict()
+    distributions = result.calibration
+    print(
+        f"{result.platform}: {t.pattern} traffic, mean {t.mean_rate:g} req/s for "
+        f"{t.duration_s / 3600:g} h: {result.requests:,} requests simulated in "
+        f"{result.wall_s:.1f} s ({result.requests_per_wall_s:,.0f} req/s)"
+    )
+    print(
+        "latency (every request, failures last): "
+        + ", ".join(f"{k[:-3]} {_ms(v)}" for k, v in lat.items())
+    )
+    print(f"SLO p99 <= {result.slo.p99_bound_ms:g} ms: {'met' if result.slo.met else 'NOT met'}")
+    counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.counts.items())
+    print(f"counts: {counts}")
+    cost = result.cost.to_dict()
+    print(
+        f"cost over the period: ${cost['total_usd']:,.2f} "
+        f"(${cost['per_million_requests_usd'] or 0:,.3f} per million requests, "
+        f"${cost['per_month_usd']:,.0f} a month at this traffic)"
+    )
+    print(
+        f"distributions: {distributions['source']}"
+        + (
+            f" (defaults for {', '.join(distributions['defaults_used_for'])})"  # type: ignore[arg-type]
+            if distributions["defaults_used_for"]
+            else ""
+        )
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "failed" if value is None else f"{value:,.1f} ms"
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Usage errors as one line naming the option (argparse's default adds the usage text)."""
+
+    def error(message: str) -> None:
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    parser.error = error  # type: ignore[method-assign]
