@@ -44,6 +44,9 @@ order of trust:
    timeout.
 3. otherwise ``unknown_5xx``: retried, but nobody pretends to know why it failed.
 
+A 2xx is ``ok``, an answer that is not retried ``rejected``, and a connection error or timeout
+``connection_error`` (with the exception's class in ``Attempt.error``).
+
 Fail fast: real Lambda re-runs a failed init on every invoke, so a function whose model cannot
 load answers the same init error for ever. After ``policy.identical_init_errors`` init errors
 with the same reason value the call stops and raises :class:`RepeatedInitError`, which carries
@@ -187,14 +190,15 @@ class CallResult:
         return dict(Counter(a.label for a in self.attempts))
 
     def raise_for_failure(self) -> httpx.Response:
-        """The successful response, or :class:`RetriesExhausted` saying what was seen."""
+        """The successful response, or :class:`CallFailed` saying what was seen."""
         if self.response is not None and self.ok:
             return self.response
-        raise RetriesExhausted(self)
+        raise CallFailed(self)
 
 
-class RetriesExhausted(RuntimeError):
-    """The call ended without a success; ``result`` holds every attempt."""
+class CallFailed(RuntimeError):
+    """The call ended without a success (retries spent, or an answer not retried); ``result``
+    holds every attempt."""
 
     def __init__(self, result: CallResult) -> None:
         last = result.attempts[-1]

@@ -85,8 +85,8 @@ class UngroundedNumber(BaseModel):
     context: str
 
 
-class UnknownFact(BaseModel):
-    """An evidence entry citing a fact id the document does not have, or a wrong value."""
+class EvidenceProblem(BaseModel):
+    """An evidence entry or list citing a fact id the document lacks, or giving a wrong value."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -102,18 +102,18 @@ class GroundingReport(BaseModel):
 
     numbers_checked: int
     ungrounded: list[UngroundedNumber]
-    unknown_facts: list[UnknownFact]
+    evidence_problems: list[EvidenceProblem]
 
     @property
     def grounded(self) -> bool:
-        return not self.ungrounded and not self.unknown_facts
+        return not self.ungrounded and not self.evidence_problems
 
     def describe(self) -> str:
         """One line per problem, for an asset check's description."""
         lines = [
             f"ungrounded number {u.number} in {u.location}: …{u.context}…" for u in self.ungrounded
         ]
-        lines += [f"{u.location}: {u.problem} ({u.fact})" for u in self.unknown_facts]
+        lines += [f"{u.location}: {u.problem} ({u.fact})" for u in self.evidence_problems]
         return "\n".join(lines) or f"all {self.numbers_checked} numbers grounded"
 
 
@@ -140,7 +140,7 @@ def check_grounding(analysis: AnalysisSections, facts: FactsDocument) -> Groundi
     return GroundingReport(
         numbers_checked=checked,
         ungrounded=ungrounded,
-        unknown_facts=_evidence_problems(analysis, facts),
+        evidence_problems=_evidence_problems(analysis, facts),
     )
 
 
@@ -167,17 +167,18 @@ def _printed(matches: list[re.Match[str]], numeric: Iterable[Fact]) -> set[str]:
     return printed
 
 
-def _evidence_problems(analysis: AnalysisSections, facts: FactsDocument) -> list[UnknownFact]:
+def _evidence_problems(analysis: AnalysisSections, facts: FactsDocument) -> list[EvidenceProblem]:
     by_id = {fact.id: fact for fact in facts.facts()}
     problems = []
     for i, entry in enumerate(analysis.evidence):
         fact = by_id.get(entry.fact)
         location = f"evidence[{i}]"
         if fact is None:
-            problems.append(UnknownFact(fact=entry.fact, location=location, problem="no such fact"))
+            problem = EvidenceProblem(fact=entry.fact, location=location, problem="no such fact")
+            problems.append(problem)
         elif not _same_value(entry.value, fact.value):
             problems.append(
-                UnknownFact(
+                EvidenceProblem(
                     fact=entry.fact,
                     location=location,
                     problem=f"value {entry.value!r} is not the fact's {fact.value!r}",
@@ -193,7 +194,7 @@ def _evidence_problems(analysis: AnalysisSections, facts: FactsDocument) -> list
         for fact_id in recommendation.evidence
     ]
     problems += [
-        UnknownFact(fact=fact_id, location=location, problem="no such fact")
+        EvidenceProblem(fact=fact_id, location=location, problem="no such fact")
         for location, fact_id in cited
         if fact_id not in by_id
     ]

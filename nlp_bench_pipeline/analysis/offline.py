@@ -26,6 +26,12 @@ tail rows to match):
 A target whose name holds ``lambda`` is taken for a Lambda-style one, ``k8s``/``eks``/``kube``
 for a Kubernetes-style one (the project's target names). Rows are matched across sections by
 their key values (target, scenario, profile, repetition).
+
+A report is read, not searched: the verdict (every scenario's p99 per target) comes first; then
+one finding per kind and target (its scenarios joined), ranked by what hurts users most (cold
+starts in the tail, failures, queueing, drops, then costs) and by how much; at most
+:data:`MAX_FINDINGS` findings and :data:`MAX_RECOMMENDATIONS` recommendations (one per knob and
+target) are kept, within the bounds ``sections.py`` sets for any analyst.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ class _Figure:
     """A fact as printed, with its id for the evidence."""
 
     text: str
-    ids: tuple[str, ...]
+    id: str
 
 
 Rank = tuple[int, float]  # (kind of finding, minus its severity): lower comes first
@@ -477,7 +483,7 @@ def _figure(row: FactRow | None, name: str) -> _Figure | None:
     value = _number(row, name)
     if row is None or value is None:
         return None
-    return _Figure(_format(name, value, row.values[name]), (f"{row.label} {name}",))
+    return _Figure(_format(name, value, row.values[name]), f"{row.label} {name}")
 
 
 def _format(name: str, value: float, raw: object) -> str:
@@ -513,7 +519,7 @@ def _counted(figure: _Figure, singular: str, plural: str) -> str:
 
 
 def _ids(figures: Sequence[_Figure | None]) -> list[str]:
-    return list(dict.fromkeys(i for f in figures if f for i in f.ids))
+    return list(dict.fromkeys(f.id for f in figures if f))
 
 
 def _target(row: FactRow) -> str:

@@ -20,8 +20,8 @@ import pytest
 
 from nlp_bench_pipeline.client import (
     REASON_HEADER,
+    CallFailed,
     RepeatedInitError,
-    RetriesExhausted,
     RetryPolicy,
     send,
     send_async,
@@ -162,7 +162,7 @@ def test_attempts_are_bounded(server) -> None:
     assert result.response is not None
     assert result.response.status_code == 503
     assert result.time_to_first_success_s is None
-    with pytest.raises(RetriesExhausted, match=r"4 attempt\(s\).*gateway_timeout 4"):
+    with pytest.raises(CallFailed, match=r"4 attempt\(s\).*gateway_timeout 4"):
         result.raise_for_failure()
 
 
@@ -259,7 +259,7 @@ def test_refused_connections_are_retried_until_the_attempts_run_out() -> None:
         ("connection_error", "ConnectError")
     ] * 3
     assert result.response is None
-    with pytest.raises(RetriesExhausted, match="ConnectError"):
+    with pytest.raises(CallFailed, match="ConnectError"):
         result.raise_for_failure()
 
 

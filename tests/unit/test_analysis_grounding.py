@@ -186,7 +186,7 @@ def test_evidence_must_cite_a_fact_with_its_value() -> None:
         ],
     )
     report = check_grounding(analysis, FACTS)
-    assert [(u.location, u.problem.split(" ")[0]) for u in report.unknown_facts] == [
+    assert [(u.location, u.problem.split(" ")[0]) for u in report.evidence_problems] == [
         ("evidence[2]", "value"),
         ("evidence[3]", "no"),
     ]
@@ -200,7 +200,7 @@ def test_finding_evidence_must_cite_existing_facts() -> None:
         evidence=[],
         recommendations=[],
     )
-    problems = check_grounding(analysis, FACTS).unknown_facts
+    problems = check_grounding(analysis, FACTS).evidence_problems
     assert [(p.fact, p.location) for p in problems] == [("made: up", "findings[0].evidence")]
 
 
