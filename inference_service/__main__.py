@@ -6,11 +6,17 @@ import argparse
 
 import uvicorn
 
+from inference_service.http_protocol import JsonErrorHttpProtocol
+
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m inference_service", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser = argparse.ArgumentParser(
+        prog="python -m inference_service",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address")
+    parser.add_argument("--port", type=int, default=8000, help="port")
     parser.add_argument("--app", default="inference_service.app:app", help="ASGI app path")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -18,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
         args.app,
         host=args.host,
         port=args.port,
+        http=JsonErrorHttpProtocol,
         access_log=args.access_log,
         log_config=None,
         timeout_graceful_shutdown=5,

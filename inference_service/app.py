@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from inference_service.docs import document_limits
 from inference_service.envelope import RequestEnvelope
 from inference_service.errors import add_error_handlers
 from inference_service.logs import configure_logging, set_log_context
@@ -60,10 +61,12 @@ def create_app(
     app.state.service = state
     add_error_handlers(app)
     app.include_router(router)
+    document_limits(app, max_texts=settings.max_texts)
     app.add_middleware(
         RequestEnvelope,
         environment_id=lambda: environment_id,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
         metrics=state.metrics,
         initialised_ahead=settings.initialised_ahead,
     )

@@ -26,7 +26,7 @@ def main() -> int:
         "digest": model.digest,
         "accuracy_meaningful": model.accuracy_meaningful,
         "directory": str(model.directory),
-        "parameters": sum(p.numel() for p in model.model.parameters()),
+        "parameters": model.parameters,
         "threads": model.threads,
         "load_seconds": round(model.load_seconds, 3),
         "timings_s": {k: round(v, 3) for k, v in model.timings_s.items()},

@@ -8,6 +8,7 @@ rather than FastAPI's generic "error parsing the body".
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import json
 import time
@@ -30,15 +31,21 @@ class BodyRejected(HTTPException):
 
     An ``HTTPException`` because FastAPI re-raises those from the body read (anything else becomes
     a generic 400), so its error handler writes the response; the envelope catches it for routes
-    that read the body some other way.
+    that read the body some other way. The connection is closed after the answer: the rest of the
+    body, if any is still coming, is not worth reading.
     """
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(status_code=status, detail=message)
+        super().__init__(status_code=status, detail=message, headers={"connection": "close"})
 
 
 class RequestEnvelope:
-    """Adds ``x-nlp-bench-*`` headers, enforces the body limit, records latency by path and status.
+    """Adds ``x-nlp-bench-*`` headers, enforces the body's size and time limits, records latency.
+
+    No server in front of the app bounds how long a body may take (uvicorn's keep-alive timeout
+    only runs between requests), so a client that sends headers and part of a body would hold the
+    connection and its request for ever: the envelope gives the whole body ``body_timeout_s``
+    from the request's arrival, then answers 408 and closes the connection.
 
     ``x-nlp-bench-cold-start`` is ``1`` on the first ``POST /predict`` this process serves and
     ``0`` on everything else, so probes never use up a process's first request. A process that
@@ -52,6 +59,7 @@ class RequestEnvelope:
         *,
         environment_id: Callable[[], str],
         max_body_bytes: int,
+        body_timeout_s: float,
         metrics: ServiceMetrics,
         initialised_ahead: bool = False,
     ) -> None:
@@ -59,6 +67,7 @@ class RequestEnvelope:
         self.initialised_ahead = initialised_ahead
         self.environment_id = environment_id
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.metrics = metrics
         self._predict_requests = 0
 
@@ -90,7 +99,8 @@ class RequestEnvelope:
                 await _send_error(send_with_headers, 413, self._too_large_message)
                 return
             try:
-                await self.app(scope, self._checked(receive), send_with_headers)
+                deadline = asyncio.get_running_loop().time() + self.body_timeout_s
+                await self.app(scope, self._checked(receive, deadline), send_with_headers)
             except BodyRejected as rejected:
                 if response_started:
                     raise
@@ -120,14 +130,24 @@ class RequestEnvelope:
     def _too_large_message(self) -> str:
         return f"request body exceeds {self.max_body_bytes} bytes"
 
-    def _checked(self, receive: Receive) -> Receive:
+    def _checked(self, receive: Receive, deadline: float) -> Receive:
         received = 0
+        complete = False
         decoder = codecs.getincrementaldecoder("utf-8")()
 
         async def checked_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body, receive() waits for a disconnect: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyRejected(
+                    408, f"request body not received within {self.body_timeout_s:g} s"
+                ) from None
             if message["type"] == "http.request":
+                complete = not message.get("more_body", False)
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > self.max_body_bytes:
@@ -145,4 +165,5 @@ class RequestEnvelope:
 
 
 async def _send_error(send: Send, status: int, message: str) -> None:
-    await send_json(send, status, json.dumps({"message": message, "detail": None}).encode())
+    body = json.dumps({"message": message, "detail": None}).encode()
+    await send_json(send, status, body, [(b"connection", b"close")])

@@ -13,7 +13,10 @@ from typing import Any
 
 _context: dict[str, str] = {"environment_id": "-", "model_digest": "-"}
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-SERVICE_LOGGERS = ("inference_service", "uvicorn", "uvicorn.error", "uvicorn.access")
+SERVICE_LOGGERS = ("inference_service", "uvicorn", "uvicorn.error")
+# Whether requests are logged is the server's choice (``--access-log``; uvicorn's
+# ``--no-access-log`` leaves this logger without handlers and cut off from its parent).
+ACCESS_LOGGER = "uvicorn.access"
 
 
 def set_log_context(**values: str) -> None:
@@ -40,7 +43,12 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Route the service's and uvicorn's loggers through one JSON handler on stderr."""
+    """Route the service's and uvicorn's loggers through one JSON handler on stderr.
+
+    The access logger is only re-formatted, never switched on: with access logging off it has no
+    handlers and does not propagate, and it stays so; on, it either propagates to ``uvicorn``
+    (this handler) or has uvicorn's own handler, which this one replaces.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     for name in SERVICE_LOGGERS:
@@ -49,3 +57,6 @@ def configure_logging(level: int = logging.INFO) -> None:
         logger.propagate = False
         if logger.level == logging.NOTSET or name == "inference_service":
             logger.setLevel(level)
+    access = logging.getLogger(ACCESS_LOGGER)
+    if access.handlers:
+        access.handlers[:] = [handler]

@@ -1,13 +1,13 @@
-"""The loaded model: tokenizer and classifier ready to serve, and how it gets loaded.
+"""The loaded model: an encoder and a classifier ready to serve, and how they get loaded.
 
-torch and transformers are imported inside the functions that need them: importing this module
-must stay cheap so the HTTP server binds its port at once. Where the files come from is
-``sources.py``; the generated models are ``synthetic.py``; the digest is ``digest.py``.
+Runtime libraries are imported inside the functions that need them: importing this module must
+stay cheap so the HTTP server binds its port at once. Where the files come from is
+``sources.py``; the generated models are ``synthetic.py``; the digest is ``digest.py``; the
+runtimes are ``torch_runtime.py`` (and ``runtime.py`` for what they share).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -15,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from inference_service.digest import model_digest
+from inference_service.encoding import EncodedBatch, TextEncoder
+from inference_service.runtime import Classifier, softmax
 from inference_service.sources import ModelLoadError, ModelSource, resolve_model_dir
 from inference_service.synthetic import GENERATED_MARKER
 
@@ -42,7 +46,11 @@ class BatchOutput:
 
 @dataclass
 class LoadedModel:
-    """A tokenizer and classifier ready to serve, with what a benchmark needs to know about them."""
+    """An encoder and classifier ready to serve, with what a benchmark needs to know about them.
+
+    ``tokenizer`` and ``model`` are the runtime library's own objects (for torch: transformers'
+    tokenizer and ``nn.Module``), kept for callers that need the library itself.
+    """
 
     model_id: str
     source: ModelSource
@@ -51,6 +59,10 @@ class LoadedModel:
     accuracy_meaningful: bool
     threads: int
     max_tokens: int
+    encoder: TextEncoder = field(repr=False)
+    classifier: Classifier = field(repr=False)
+    labels: dict[int, str]
+    parameters: int
     tokenizer: Any = field(repr=False)
     model: Any = field(repr=False)
     timings_s: dict[str, float] = field(default_factory=dict)
@@ -59,31 +71,23 @@ class LoadedModel:
     def load_seconds(self) -> float:
         return sum(self.timings_s.values())
 
-    def predict(self, texts: Sequence[str]) -> BatchOutput:
-        """Tokenise (truncating at ``max_tokens``) and classify ``texts`` in one forward pass."""
-        import torch
+    def logits(self, texts: Sequence[str]) -> tuple[EncodedBatch, np.ndarray]:
+        """Tokenise (bounded, truncating at ``max_tokens``) and run one forward pass."""
+        batch = self.encoder.encode(texts)
+        return batch, self.classifier(batch.input_ids, batch.attention_mask)
 
-        encoded = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_tokens,
-            return_tensors="pt",
-        )
-        truncated = [bool(e.overflowing) for e in encoded.encodings]
-        with torch.inference_mode():
-            logits = self.model(
-                input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]
-            ).logits
-        scores, label_ids = logits.softmax(dim=-1).max(dim=-1)
-        id2label = self.model.config.id2label
+    def predict(self, texts: Sequence[str]) -> BatchOutput:
+        """Classify ``texts`` in one forward pass: the most probable label and its probability."""
+        batch, logits = self.logits(texts)
+        probabilities = softmax(logits)
+        label_ids = probabilities.argmax(axis=-1)
         return BatchOutput(
             predictions=[
-                Prediction(label=str(id2label[int(i)]).upper(), score=float(s))
-                for s, i in zip(scores.tolist(), label_ids.tolist(), strict=True)
+                Prediction(label=self.labels[int(i)].upper(), score=float(p[i]))
+                for p, i in zip(probabilities, label_ids, strict=True)
             ],
-            input_tokens=encoded["attention_mask"].sum(dim=1).tolist(),
-            truncated=truncated,
+            input_tokens=batch.tokens,
+            truncated=batch.truncated,
         )
 
 
@@ -93,16 +97,14 @@ def load_model(settings: ServiceSettings) -> LoadedModel:
     ``timings_s`` splits the load into imports, materialisation/download, digest and weights so
     cold-start figures can say where the time went.
     """
+    from inference_service import torch_runtime
+
     timings: dict[str, float] = {}
     started = time.perf_counter()
     source = ModelSource.parse(settings.model)
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
+    torch_runtime.import_libraries()
     timings["imports"] = time.perf_counter() - started
-    _set_torch_threads(torch, settings.threads)
+    torch_runtime.set_threads(settings.threads)
 
     mark = time.perf_counter()
     directory, source = resolve_model_dir(source, settings.model_cache)
@@ -113,9 +115,7 @@ def load_model(settings: ServiceSettings) -> LoadedModel:
     timings["digest"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    model = AutoModelForSequenceClassification.from_pretrained(directory)
-    model.eval()
+    parts = torch_runtime.load(directory, max_tokens=settings.max_tokens)
     timings["weights"] = time.perf_counter() - mark
 
     if settings.fault_load_delay_s:
@@ -132,8 +132,12 @@ def load_model(settings: ServiceSettings) -> LoadedModel:
         accuracy_meaningful=not source.generated and not (directory / GENERATED_MARKER).exists(),
         threads=settings.threads,
         max_tokens=settings.max_tokens,
-        tokenizer=tokenizer,
-        model=model,
+        encoder=parts.encoder,
+        classifier=parts.classifier,
+        labels=parts.labels,
+        parameters=parts.parameters,
+        tokenizer=parts.tokenizer,
+        model=parts.model,
         timings_s=timings,
     )
     log.info(
@@ -149,10 +153,3 @@ def _model_id(source: ModelSource, directory: Path) -> str:
     if source.generated:
         return f"{source.kind}-distilbert"
     return directory.name
-
-
-def _set_torch_threads(torch: Any, threads: int) -> None:
-    torch.set_num_threads(threads)
-    # Raises once set or once parallel work has started: keep what is there then.
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(1)

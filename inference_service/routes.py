@@ -38,7 +38,14 @@ router = APIRouter()
     PREDICT_PATH,
     response_model=PredictResponse,
     responses={
+        400: {"model": ErrorResponse, "description": "body is not valid JSON or not UTF-8"},
+        408: {"model": ErrorResponse, "description": "body not received in time"},
         413: {"model": ErrorResponse, "description": "body over the size limit"},
+        422: {
+            "model": ErrorResponse,
+            "description": "body breaks the request schema, or a text holds an unpaired "
+            "surrogate escape (valid JSON, not Unicode: the one rule the schema cannot state)",
+        },
         503: {"model": ErrorResponse, "description": "model not loaded yet"},
     },
 )

@@ -1,10 +1,39 @@
-"""The /predict contract of DESIGN.md as pydantic models (they also drive the OpenAPI docs)."""
+"""The /predict contract of docs/design.md as pydantic models (they also drive the OpenAPI docs)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+# A text must hold a character that is not whitespace. The class is the union of Python's ``\s``
+# (what ``str.strip`` removes) and ECMA-262's (what JSON Schema validators use), so the server, the
+# schema and any client's validator draw the same line.
+NON_BLANK_PATTERN = r"[^\s\x1c-\x1f\x85\ufeff]"
+_NON_BLANK = re.compile(NON_BLANK_PATTERN)
+_TEXT_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "pattern": NON_BLANK_PATTERN}
+
+
+def _request_schema(schema: dict[str, Any]) -> None:
+    """State every rule the validator enforces, so a schema-valid body is a valid request.
+
+    Exactly one of the two fields (``oneOf``), neither null, ``texts`` non-empty, every text
+    non-blank. The app adds ``maxItems`` from its ``NLP_BENCH_MAX_TEXTS``. Unpaired surrogates are
+    the one rule JSON Schema cannot state (its strings are Unicode; a JSON ``\\ud800`` escape is
+    not): the 422 response documents it.
+    """
+    properties = schema["properties"]
+    properties["text"] = {**_TEXT_SCHEMA, "description": properties["text"]["description"]}
+    properties["texts"] = {
+        "type": "array",
+        "items": _TEXT_SCHEMA,
+        "minItems": 1,
+        "description": properties["texts"]["description"],
+    }
+    schema["oneOf"] = [{"required": ["text"]}, {"required": ["texts"]}]
+    schema["additionalProperties"] = False
+    schema["examples"] = [{"text": "a gripping, beautiful film"}]
 
 
 class PredictRequest(BaseModel):
@@ -12,7 +41,7 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"text": "a gripping, beautiful film"}]},
+        json_schema_extra=lambda schema, _: _request_schema(schema),
     )
 
     text: StrictStr | None = Field(None, description="a single text to classify")
@@ -20,12 +49,15 @@ class PredictRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_non_empty_input(self) -> PredictRequest:
+        for name in ("text", "texts"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"'{name}' must not be null")
         if (self.text is None) == (self.texts is None):
             raise ValueError("send exactly one of 'text' or 'texts'")
         if self.texts is not None and not self.texts:
             raise ValueError("'texts' must not be empty")
         for text in self.all_texts:
-            if not text.strip():
+            if not _NON_BLANK.search(text):
                 raise ValueError("texts must not be empty or whitespace only")
             try:
                 text.encode("utf-8")

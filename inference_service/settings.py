@@ -7,7 +7,7 @@ import socket
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from inference_service.contract import MAX_BODY_BYTES, MAX_TOKENS
@@ -24,7 +24,7 @@ def available_cpus() -> int:
 
 
 class ServiceSettings(BaseSettings):
-    """Everything the service reads from its environment; DESIGN.md lists the contract."""
+    """Everything the service reads from its environment; docs/design.md lists the contract."""
 
     model_config = SettingsConfigDict(
         env_prefix="NLP_BENCH_", extra="ignore", protected_namespaces=()
@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
     )
     max_texts: PositiveInt = Field(64, description="most texts in one request")
     max_body_bytes: PositiveInt = Field(MAX_BODY_BYTES, description="largest request body")
+    body_timeout_s: PositiveFloat = Field(
+        10.0, description="seconds a request's whole body may take to arrive (then 408)"
+    )
     max_tokens: PositiveInt = Field(MAX_TOKENS, description="texts are cut to this many tokens")
     environment_id: str | None = Field(
         None, description="pod name or execution environment id, set by the platform"

@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN.md: shape, headers, probes, metrics, and every kind of bad input."""
+"""The HTTP contract of docs/design.md: shape, headers, probes, metrics, every kind of bad input."""
 
 from __future__ import annotations
 
