@@ -311,13 +311,22 @@ def test_the_node_groups_match_what_the_manifests_select() -> None:
     ]
 
 
-def test_the_cluster_has_irsa_and_the_load_balancer_controller() -> None:
+def test_the_cluster_has_irsa_the_load_balancer_controller_and_an_autoscaler() -> None:
     config = configuration(MODULES / "eks")
     types = {t for t, _, _ in labelled(config, "resource")}
     assert {"aws_eks_cluster", "aws_eks_node_group", "aws_iam_openid_connect_provider"} <= types
-    (release,) = [clean(b) for t, _, b in labelled(config, "resource") if t == "helm_release"]
-    assert release["chart"] == "aws-load-balancer-controller"
-    assert release["version"] == "${var.load_balancer_controller_chart_version}"
+    releases = {
+        (r := clean(b))["chart"]: r
+        for t, _, b in labelled(config, "resource")
+        if t == "helm_release"
+    }
+    assert set(releases) == {"aws-load-balancer-controller", "cluster-autoscaler"}
+    for release in releases.values():
+        assert re.fullmatch(r"\$\{var\.\w+_chart_version\}", release["version"])
+    addons = {
+        clean(b)["addon_name"] for t, _, b in labelled(config, "resource") if t == "aws_eks_addon"
+    }
+    assert addons == {"metrics-server", "vpc-cni"}  # the HPA's metrics; NetworkPolicy enforcement
 
 
 def test_the_registry_keeps_tags_immutable_and_scans_on_push() -> None:

@@ -1,6 +1,8 @@
 # The Kubernetes half of the benchmark: an EKS control plane, two managed node groups (the
 # service, and Locust load workers on their own tainted nodes), IRSA through the cluster's OIDC
-# provider, metrics-server for the HPA, and the AWS Load Balancer Controller for the ALB Ingress.
+# provider, metrics-server for the HPA, the Cluster Autoscaler for node scale-out
+# (cluster_autoscaler.tf), and the AWS Load Balancer Controller for the ALB Ingress
+# (load_balancer_controller.tf).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}

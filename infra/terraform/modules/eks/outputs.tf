@@ -52,3 +52,8 @@ output "load_balancer_controller_role_arn" {
   description = "The load balancer controller's IRSA role."
   value       = module.load_balancer_controller_role.role_arn
 }
+
+output "cluster_autoscaler_role_arn" {
+  description = "The cluster autoscaler's IRSA role."
+  value       = module.cluster_autoscaler_role.role_arn
+}

@@ -127,3 +127,9 @@ variable "load_balancer_controller_chart_version" {
   type        = string
   default     = "3.5.0"
 }
+
+variable "cluster_autoscaler_chart_version" {
+  description = "Version of the kubernetes/autoscaler cluster-autoscaler chart; the autoscaler image itself follows kubernetes_version (v<version>.0)."
+  type        = string
+  default     = "9.59.0"
+}
