@@ -16,6 +16,3 @@ cell_partitions = dg.MultiPartitionsDefinition(
     {"target": target_partitions, "scenario": scenario_partitions}
 )
 
-
-def cell_key(target: str, scenario: str) -> dg.MultiPartitionKey:
-    return dg.MultiPartitionKey({"target": target, "scenario": scenario})

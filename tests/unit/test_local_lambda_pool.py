@@ -12,8 +12,8 @@ from nlp_bench_pipeline.targets.local_lambda.environment import (
     ExecutionEnvironment,
     LambdaFunction,
 )
+from nlp_bench_pipeline.targets.local_lambda.fleet import expired, warm_choice
 from nlp_bench_pipeline.targets.local_lambda.invocation import Invocation
-from nlp_bench_pipeline.targets.local_lambda.pool import expired, warm_choice
 
 IDLE = EnvironmentState.IDLE
 

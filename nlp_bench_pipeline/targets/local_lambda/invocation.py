@@ -8,6 +8,7 @@ next request warm.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 import uuid
@@ -79,3 +80,25 @@ class Invocation:
             return False
         self.result.set_result(result)
         return True
+
+
+def request_ids(invocation: Invocation | None) -> dict[str, str | None]:
+    """The ids that tie an event to a request: Lambda's, and the gateway's (also a header)."""
+    if invocation is None:
+        return {"request_id": None, "gateway_request_id": None}
+    return {
+        "request_id": invocation.request_id,
+        "gateway_request_id": invocation.gateway_request_id,
+    }
+
+
+def error_result(error_type: str, message: str) -> InvocationResult:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+    return InvocationResult("function_error", body, error_type)
+
+
+def error_message(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("errorMessage", ""))
+    except (ValueError, AttributeError):
+        return body.decode("utf-8", "replace")[:500]

@@ -1,6 +1,8 @@
 """ExecutionEnvironmentPool: where Lambda's scaling and lifecycle rules live.
 
-Everything here runs on one event loop, so state changes need no locks. The rules:
+Everything here runs on one event loop, so state changes need no locks. The bookkeeping
+(which environments exist, which one an invoke gets) is ``fleet.py``; REPORT records are
+``report.py``. The rules:
 - one invoke per environment; an idle environment is reused (``warm_choice``);
 - otherwise a cold start, if the concurrency limit and the scale-out rate allow; else throttled;
 - inits run at most ``max_concurrent_inits`` at a time; the wait for a slot is recorded apart
@@ -18,12 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
 import logging
 import time
-from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import Any
 
 from nlp_bench_pipeline.targets.events import EventLog
@@ -35,13 +34,17 @@ from nlp_bench_pipeline.targets.local_lambda.environment import (
     LambdaFunction,
     Runtime,
 )
+from nlp_bench_pipeline.targets.local_lambda.fleet import EnvironmentFleet, EnvironmentStatus
 from nlp_bench_pipeline.targets.local_lambda.invocation import (
     Invocation,
     InvocationResult,
+    error_message,
+    error_result,
+    request_ids,
     runtime_trace_id,
 )
 from nlp_bench_pipeline.targets.local_lambda.limits import SlidingWindowLimit
-from nlp_bench_pipeline.targets.local_lambda.report import ReportRecord, ReportStatus, peak_rss_mb
+from nlp_bench_pipeline.targets.local_lambda.report import ReportStatus, record_report
 from nlp_bench_pipeline.targets.local_lambda.runtime_api import (
     InvalidRequestId,
     InvalidStateTransition,
@@ -59,16 +62,6 @@ class Throttled(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class EnvironmentStatus:
-    """A snapshot of one environment, for tests and the command line."""
-
-    environment_id: str
-    state: str
-    provisioned: bool
-    pid: int | None
-
-
 class ExecutionEnvironmentPool:
     """Routes invokes to execution environments and runs their lifecycle."""
 
@@ -84,12 +77,11 @@ class ExecutionEnvironmentPool:
         self.limits = limits
         self.events = events
         self.sampler = sampler
-        self._environments: dict[str, ExecutionEnvironment] = {}
+        self._fleet = EnvironmentFleet()
         self._init_slots = asyncio.Semaphore(limits.max_concurrent_inits)
         self._scale_out = SlidingWindowLimit(
             self.config.scale_out_limit, self.config.scale_out_window_s
         )
-        self._sequence = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._evictor: asyncio.Task[None] | None = None
         self._closed = False
@@ -117,9 +109,11 @@ class ExecutionEnvironmentPool:
         self._closed = True
         if self._evictor is not None:
             self._evictor.cancel()
-        for env in list(self._environments.values()):
+        for env in self._fleet:
             if env.invocation is not None:
-                env.invocation.finish(_error("Runtime.Stopped", "the platform is shutting down"))
+                env.invocation.finish(
+                    error_result("Runtime.Stopped", "the platform is shutting down")
+                )
             self._retire(env)
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=15)
@@ -127,15 +121,7 @@ class ExecutionEnvironmentPool:
                 task.cancel()
 
     def environments(self) -> list[EnvironmentStatus]:
-        return [
-            EnvironmentStatus(
-                env.environment_id,
-                env.state.value,
-                env.provisioned,
-                env.runtime.pid if env.runtime else None,
-            )
-            for env in self._environments.values()
-        ]
+        return self._fleet.statuses()
 
     # -- invoke ----------------------------------------------------------------------------
 
@@ -147,14 +133,14 @@ class ExecutionEnvironmentPool:
             asyncio.get_running_loop().create_future(),
             trace_id=runtime_trace_id(trace_root),
         )
-        env = warm_choice(self._environments.values()) or self._scale_out_for(invocation)
+        env = self._fleet.warm() or self._scale_out_for(invocation)
         env.assign(invocation)
         return invocation
 
     def _scale_out_for(self, invocation: Invocation) -> ExecutionEnvironment:
         if self._closed:
             reason = "shutting_down"
-        elif len(self._environments) >= self.limits.concurrency_limit:
+        elif len(self._fleet) >= self.limits.concurrency_limit:
             reason = "concurrency_limit"
         elif not self._scale_out.try_acquire(time.monotonic()):
             reason = "scale_out_rate"
@@ -168,16 +154,14 @@ class ExecutionEnvironmentPool:
             detail={
                 "reason": reason,
                 "concurrency_limit": self.limits.concurrency_limit,
-                "environments": len(self._environments),
-                **_request_ids(invocation),
+                "environments": len(self._fleet),
+                **request_ids(invocation),
             },
         )
         raise Throttled(reason)
 
     def _new_environment(self, *, provisioned: bool) -> ExecutionEnvironment:
-        env = ExecutionEnvironment.create(next(self._sequence), provisioned=provisioned)
-        self._environments[env.environment_id] = env
-        return env
+        return self._fleet.create(provisioned=provisioned)
 
     # -- init ------------------------------------------------------------------------------
 
@@ -237,7 +221,7 @@ class ExecutionEnvironmentPool:
                 "init_type": env.init_type,
                 "init_wait_ms": round(env.init_wait_ms, 3),
                 "pid": runtime.pid,
-                **_request_ids(env.invocation),
+                **request_ids(env.invocation),
             },
         )
         # Inside the invoke, running out of time is the function's timeout, not the init limit's.
@@ -263,7 +247,7 @@ class ExecutionEnvironmentPool:
         within_invoke: bool,
         limit_s: float,
     ) -> None:
-        common = {"phase": "init", "attempt": attempt, **_request_ids(env.invocation)}
+        common = {"phase": "init", "attempt": attempt, **request_ids(env.invocation)}
         if failure.timed_out:
             scope = "function" if within_invoke else "init"
             detail = {"scope": scope, "limit_s": round(limit_s, 3), **common}
@@ -275,11 +259,13 @@ class ExecutionEnvironmentPool:
     def _init_failed(self, env: ExecutionEnvironment, failure: InitFailure) -> None:
         if env.state is EnvironmentState.STOPPED:  # stopped while initialising: nothing to tell
             if env.invocation is not None:
-                env.invocation.finish(_error(failure.error_type, failure.message))
+                env.invocation.finish(error_result(failure.error_type, failure.message))
             return
         if env.invocation is not None:
             status: ReportStatus = "timeout" if failure.timed_out else "error"
-            self._finish(env, env.invocation, _error(failure.error_type, failure.message), status)
+            self._finish(
+                env, env.invocation, error_result(failure.error_type, failure.message), status
+            )
         # Not replaced even if provisioned: a failing init would fail again, in a loop.
         self._retire(env, grace_s=0, replace=False)
 
@@ -323,7 +309,7 @@ class ExecutionEnvironmentPool:
     def init_error(self, runtime: Runtime, error_type: str, body: bytes) -> None:
         if runtime.initialised.done():
             raise InvalidStateTransition("init/error after the init phase")
-        runtime.fail_init(InitFailure(error_type, _error_message(body)))
+        runtime.fail_init(InitFailure(error_type, error_message(body)))
 
     def _running(
         self, runtime: Runtime, request_id: str
@@ -356,7 +342,7 @@ class ExecutionEnvironmentPool:
                 "init_wait_ms": round(env.init_wait_ms, 3),
                 "init_type": env.init_type,
                 "attempt": runtime.attempt,
-                **_request_ids(invocation),
+                **request_ids(invocation),
             },
         )
 
@@ -374,10 +360,10 @@ class ExecutionEnvironmentPool:
                 "scope": "function",
                 "phase": "invoke",
                 "message": message,
-                **_request_ids(invocation),
+                **request_ids(invocation),
             },
         )
-        self._finish(env, invocation, _error("Sandbox.Timedout", message), "timeout")
+        self._finish(env, invocation, error_result("Sandbox.Timedout", message), "timeout")
         self._retire(env, grace_s=0)
 
     def _runtime_exited(self, runtime: Runtime, returncode: int | None) -> None:
@@ -397,13 +383,13 @@ class ExecutionEnvironmentPool:
                 "phase": "invoke" if delivered else "idle",
                 "exit_code": returncode,
                 "error_type": "Runtime.ExitError",
-                **_request_ids(invocation),
+                **request_ids(invocation),
             },
         )
         if invocation is None:
             self._retire(env, grace_s=0)
         elif delivered:
-            self._finish(env, invocation, _error("Runtime.ExitError", message), "error")
+            self._finish(env, invocation, error_result("Runtime.ExitError", message), "error")
             self._retire(env, grace_s=0)
         else:
             # It died after its last response, before taking this invoke: Lambda restarts the
@@ -428,44 +414,15 @@ class ExecutionEnvironmentPool:
         """Settle the invoke and write its REPORT record (once, whichever path gets there first)."""
         duration_ms = invocation.elapsed_ms(time.monotonic())
         if invocation.finish(result):
-            self._report(env, invocation, duration_ms, status, result.error_type)
-
-    def _report(
-        self,
-        env: ExecutionEnvironment,
-        invocation: Invocation,
-        duration_ms: float,
-        status: ReportStatus,
-        error_type: str | None,
-    ) -> None:
-        pid = env.runtime.pid if env.runtime else None
-        peak = peak_rss_mb(pid) if pid is not None else None
-        env.max_memory_mb = max(peak or 0, env.max_memory_mb or 0) or None
-        record = ReportRecord(
-            request_id=invocation.request_id,
-            duration_ms=duration_ms,
-            memory_size_mb=self.function.memory_mb,
-            max_memory_used_mb=env.max_memory_mb,
-            init_duration_ms=invocation.init_ms,
-            status=status,
-            error_type=error_type,
-        )
-        self.events.record(
-            "report",
-            env.environment_id,
-            duration_ms=record.duration_ms,
-            billed_ms=record.billed_ms,
-            memory_mb=record.memory_size_mb,
-            max_memory_mb=record.max_memory_used_mb,
-            init_ms=record.init_duration_ms,
-            detail={
-                "status": status,
-                "error_type": error_type,
-                "over_memory": record.over_memory,
-                "line": record.line,
-                **_request_ids(invocation),
-            },
-        )
+            record_report(
+                self.events,
+                env,
+                invocation,
+                memory_size_mb=self.function.memory_mb,
+                duration_ms=duration_ms,
+                status=status,
+                error_type=result.error_type,
+            )
 
     def _retire(
         self, env: ExecutionEnvironment, grace_s: float = 2.0, *, replace: bool = True
@@ -474,7 +431,7 @@ class ExecutionEnvironmentPool:
         if env.state is EnvironmentState.STOPPED:
             return
         env.stop()
-        self._environments.pop(env.environment_id, None)
+        self._fleet.remove(env)
         self.sampler.forget(env.environment_id)
         runtime = env.runtime
         if runtime is not None:
@@ -491,7 +448,7 @@ class ExecutionEnvironmentPool:
 
     def evict_idle(self, now: float) -> None:
         """Scale towards zero: on-demand environments idle for the idle time go."""
-        for env in expired(self._environments.values(), now, self.config.idle_eviction_s):
+        for env in self._fleet.idle_for(now, self.config.idle_eviction_s):
             idle_s = round(now - env.last_used, 3)
             self.events.record("evict", env.environment_id, detail={"idle_s": idle_s})
             self._retire(env)
@@ -506,47 +463,3 @@ class ExecutionEnvironmentPool:
         with contextlib.suppress(asyncio.CancelledError):
             if (error := task.exception()) is not None:
                 log.error("local-lambda pool task failed", exc_info=error)
-
-
-def warm_choice(environments: Iterable[ExecutionEnvironment]) -> ExecutionEnvironment | None:
-    """The idle environment to reuse: provisioned first, then the most recently used.
-
-    Most recent first keeps the set of warm environments small, so the rest age towards eviction.
-    """
-    idle = [env for env in environments if env.state is EnvironmentState.IDLE]
-    return max(idle, key=lambda env: (env.provisioned, env.last_used), default=None)
-
-
-def expired(
-    environments: Iterable[ExecutionEnvironment], now: float, idle_eviction_s: float
-) -> list[ExecutionEnvironment]:
-    """On-demand environments idle for at least the idle time (provisioned ones never expire)."""
-    return [
-        env
-        for env in environments
-        if env.state is EnvironmentState.IDLE
-        and not env.provisioned
-        and now - env.last_used >= idle_eviction_s
-    ]
-
-
-def _request_ids(invocation: Invocation | None) -> dict[str, str | None]:
-    """The ids that tie an event to a request: Lambda's, and the gateway's (also a header)."""
-    if invocation is None:
-        return {"request_id": None, "gateway_request_id": None}
-    return {
-        "request_id": invocation.request_id,
-        "gateway_request_id": invocation.gateway_request_id,
-    }
-
-
-def _error(error_type: str, message: str) -> InvocationResult:
-    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
-    return InvocationResult("function_error", body, error_type)
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        return str(json.loads(body).get("errorMessage", ""))
-    except (ValueError, AttributeError):
-        return body.decode("utf-8", "replace")[:500]

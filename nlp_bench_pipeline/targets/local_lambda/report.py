@@ -5,7 +5,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from nlp_bench_pipeline.targets.local_lambda.invocation import request_ids
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlp_bench_pipeline.targets.events import EventLog
+    from nlp_bench_pipeline.targets.local_lambda.environment import ExecutionEnvironment
+    from nlp_bench_pipeline.targets.local_lambda.invocation import Invocation
 
 ReportStatus = Literal["success", "error", "timeout"]
 
@@ -71,3 +78,45 @@ def peak_rss_mb(pid: int) -> int | None:
         return math.ceil(int(status[start : status.index(b"kB", start)]) / 1024)
     except (OSError, ValueError):
         return None
+
+
+def record_report(
+    events: EventLog,
+    env: ExecutionEnvironment,
+    invocation: Invocation,
+    *,
+    memory_size_mb: int,
+    duration_ms: float,
+    status: ReportStatus,
+    error_type: str | None,
+) -> ReportRecord:
+    """Write one invoke's REPORT record as a platform event (with the line CloudWatch shows)."""
+    pid = env.runtime.pid if env.runtime else None
+    peak = peak_rss_mb(pid) if pid is not None else None
+    env.max_memory_mb = max(peak or 0, env.max_memory_mb or 0) or None
+    record = ReportRecord(
+        request_id=invocation.request_id,
+        duration_ms=duration_ms,
+        memory_size_mb=memory_size_mb,
+        max_memory_used_mb=env.max_memory_mb,
+        init_duration_ms=invocation.init_ms,
+        status=status,
+        error_type=error_type,
+    )
+    events.record(
+        "report",
+        env.environment_id,
+        duration_ms=record.duration_ms,
+        billed_ms=record.billed_ms,
+        memory_mb=record.memory_size_mb,
+        max_memory_mb=record.max_memory_used_mb,
+        init_ms=record.init_duration_ms,
+        detail={
+            "status": status,
+            "error_type": error_type,
+            "over_memory": record.over_memory,
+            "line": record.line,
+            **request_ids(invocation),
+        },
+    )
+    return record

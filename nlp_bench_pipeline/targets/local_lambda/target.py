@@ -27,8 +27,9 @@ from nlp_bench_pipeline.targets.local_lambda.config import (
     resolve_limits,
 )
 from nlp_bench_pipeline.targets.local_lambda.environment import LambdaFunction
+from nlp_bench_pipeline.targets.local_lambda.fleet import EnvironmentStatus
 from nlp_bench_pipeline.targets.local_lambda.gateway import ApiGateway
-from nlp_bench_pipeline.targets.local_lambda.pool import EnvironmentStatus, ExecutionEnvironmentPool
+from nlp_bench_pipeline.targets.local_lambda.pool import ExecutionEnvironmentPool
 from nlp_bench_pipeline.targets.sampling import ResourceSampler
 
 log = logging.getLogger(__name__)
