@@ -3,11 +3,9 @@
 # budget, CI role, network, cluster), then, once images are pushed, with their digests.
 
 data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
 
 locals {
   name       = var.project
-  partition  = data.aws_partition.current.partition
   account_id = data.aws_caller_identity.current.account_id
   lambda_on  = var.service_image != null
   ci_on      = var.github_repository != null

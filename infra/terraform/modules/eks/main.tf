@@ -35,7 +35,7 @@ locals {
 data "aws_iam_policy_document" "cluster_assume" {
   statement {
     effect  = "Allow"
-    actions = ["sts:AssumeRole", "sts:TagSession"]
+    actions = ["sts:AssumeRole"]
 
     principals {
       type        = "Service"

@@ -2,14 +2,7 @@
 # provisioned concurrency, and an HTTP API (payload 2.0) in front of it that authorises every
 # request (IAM or JWT) and throttles its default route.
 
-data "aws_caller_identity" "current" {}
-data "aws_region" "current" {}
-data "aws_partition" "current" {}
-
 locals {
-  account_id      = data.aws_caller_identity.current.account_id
-  region          = data.aws_region.current.name
-  partition       = data.aws_partition.current.partition
   function_logs   = "/aws/lambda/${var.name}"
   api_access_logs = "/aws/apigateway/${var.name}"
 }
@@ -36,12 +29,6 @@ data "aws_iam_policy_document" "assume" {
     principals {
       type        = "Service"
       identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }
