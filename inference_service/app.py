@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from inference_service.docs import document_limits
+from inference_service.docs import document_limits, serve_docs_offline
 from inference_service.envelope import RequestEnvelope
 from inference_service.errors import add_error_handlers
 from inference_service.logs import configure_logging, set_log_context
@@ -26,6 +26,8 @@ from inference_service.routes import router
 from inference_service.schemas import ErrorResponse
 from inference_service.settings import ServiceSettings, get_settings
 from inference_service.state import ServiceState
+
+TITLE = "nlp-bench inference service"
 
 
 def create_app(
@@ -50,10 +52,12 @@ def create_app(
             state.engine.close()
 
     app = FastAPI(
-        title="nlp-bench inference service",
+        title=TITLE,
         summary="DistilBERT sentiment, deployed to Lambda and to Kubernetes for benchmarking",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served offline by serve_docs_offline
+        redoc_url=None,  # ReDoc has no offline bundle installed; /docs covers it
         responses={
             "4XX": {"model": ErrorResponse, "description": "bad input, with a message"},
         },
@@ -62,13 +66,13 @@ def create_app(
     add_error_handlers(app)
     app.include_router(router)
     document_limits(app, max_texts=settings.max_texts)
+    serve_docs_offline(app, title=TITLE)
     app.add_middleware(
         RequestEnvelope,
         environment_id=lambda: environment_id,
         max_body_bytes=settings.max_body_bytes,
         body_timeout_s=settings.body_timeout_s,
         metrics=state.metrics,
-        initialised_ahead=settings.initialised_ahead,
     )
     return app
 

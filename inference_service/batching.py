@@ -2,8 +2,10 @@
 
 Forward passes run one at a time on a dedicated thread (torch already spreads one pass over
 ``NLP_BENCH_THREADS`` cores; two passes at once would only fight). Requests that arrive while a
-pass runs wait together and go in the next pass, up to ``batch_max_size`` texts. With
-``batch_max_wait_ms`` > 0 an idle engine also waits that long for company before starting.
+pass runs wait together and go in the next pass, up to ``batch_max_size`` texts, padded to the
+batch's longest text. With ``batch_max_wait_ms`` > 0 a batch that is not full also waits for
+company, until its oldest request has waited that long — never longer, so the wait adds at most
+``batch_max_wait_ms`` to any request's latency.
 
 The batcher keeps no background task, only loop callbacks, so it works the same under uvicorn's
 long-lived loop and under Mangum, which drives the app one invocation at a time.
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from inference_service.model import BatchOutput, Prediction
 
@@ -30,6 +33,14 @@ class EngineResult:
     queue_ms: float
     inference_ms: float
     batch_texts: int
+
+
+class PassObserver(Protocol):
+    """Told of each forward pass and each request's wait (the service's metrics)."""
+
+    def observe_pass(self, texts: int, seconds: float) -> None: ...
+
+    def observe_queue(self, seconds: float) -> None: ...
 
 
 @dataclass
@@ -47,8 +58,10 @@ class InferenceEngine:
         predict: Callable[[Sequence[str]], BatchOutput],
         max_batch_texts: int = 1,
         max_wait_ms: float = 0.0,
+        observer: PassObserver | None = None,
     ) -> None:
         self._predict = predict
+        self._observer = observer
         self._max_batch_texts = max_batch_texts
         self._max_wait_s = max_wait_ms / 1000.0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -75,10 +88,11 @@ class InferenceEngine:
         if self._busy or not self._pending or self._timer is not None:
             return
         queued_texts = sum(len(p.texts) for p in self._pending)
-        if self._max_wait_s <= 0 or queued_texts >= self._max_batch_texts:
+        waited = time.perf_counter() - self._pending[0].enqueued
+        if queued_texts >= self._max_batch_texts or waited >= self._max_wait_s:
             self._dispatch(loop)
         else:
-            self._timer = loop.call_later(self._max_wait_s, self._on_timer, loop)
+            self._timer = loop.call_later(self._max_wait_s - waited, self._on_timer, loop)
 
     def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
@@ -104,6 +118,9 @@ class InferenceEngine:
             return
         self._busy = True
         started = time.perf_counter()
+        if self._observer is not None:
+            for item in batch:
+                self._observer.observe_queue(started - item.enqueued)
         texts = [t for p in batch for t in p.texts]
         job = loop.run_in_executor(self._executor, self._predict, texts)
         job.add_done_callback(lambda done: self._complete(loop, batch, started, done))
@@ -118,6 +135,8 @@ class InferenceEngine:
         self._busy = False
         finished = time.perf_counter()
         error = done.exception()
+        if error is None and self._observer is not None:
+            self._observer.observe_pass(len(done.result().predictions), finished - started)
         offset = 0
         for item in batch:
             n = len(item.texts)

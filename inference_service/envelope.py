@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import logging
 import time
 from collections.abc import Callable
 
@@ -20,7 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER, send_json
 from inference_service.metrics import ServiceMetrics
 
+log = logging.getLogger("inference_service.app")
 RECEIVED_AT = "nlp_bench.received_at"
+# Set by the route when it has a prediction to serve: whether it is this process's cold start.
+COLD_START = "nlp_bench.cold_start"
 _ENVIRONMENT = ENVIRONMENT_HEADER.encode()
 _COLD_START = COLD_START_HEADER.encode()
 METRIC_PATHS = frozenset({"/predict", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"})
@@ -47,10 +51,10 @@ class RequestEnvelope:
     connection and its request for ever: the envelope gives the whole body ``body_timeout_s``
     from the request's arrival, then answers 408 and closes the connection.
 
-    ``x-nlp-bench-cold-start`` is ``1`` on the first ``POST /predict`` this process serves and
-    ``0`` on everything else, so probes never use up a process's first request. A process that
-    was initialised ahead of demand (provisioned concurrency) never reports a cold start: its
-    first request did not wait for the init.
+    ``x-nlp-bench-cold-start`` is ``1`` on the first prediction this process serves and ``0`` on
+    everything else: the route decides it when it has a prediction (``ServiceState``), and the
+    envelope reads its answer from the scope when the response starts. Probes, a 503 while the
+    model loads and bad input never use up a process's first request.
     """
 
     def __init__(
@@ -61,15 +65,12 @@ class RequestEnvelope:
         max_body_bytes: int,
         body_timeout_s: float,
         metrics: ServiceMetrics,
-        initialised_ahead: bool = False,
     ) -> None:
         self.app = app
-        self.initialised_ahead = initialised_ahead
         self.environment_id = environment_id
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
         self.metrics = metrics
-        self._predict_requests = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,11 +78,7 @@ class RequestEnvelope:
             return
         started = time.perf_counter()
         scope[RECEIVED_AT] = started
-        cold = self._is_first_predict(scope)
-        extra_headers = [
-            (_ENVIRONMENT, self.environment_id().encode()),
-            (_COLD_START, b"1" if cold else b"0"),
-        ]
+        environment = (_ENVIRONMENT, self.environment_id().encode())
         status = 500
         response_started = False
 
@@ -90,7 +87,8 @@ class RequestEnvelope:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), *extra_headers]
+                cold = (_COLD_START, b"1" if scope.get(COLD_START) else b"0")
+                message["headers"] = [*message.get("headers", []), environment, cold]
             await send(message)
 
         self.metrics.inflight.inc()
@@ -105,16 +103,17 @@ class RequestEnvelope:
                 if response_started:
                     raise
                 await _send_error(send_with_headers, rejected.status_code, rejected.detail)
+            except Exception:
+                # Answered here rather than by Starlette's outermost error middleware, which would
+                # send its 500 past this envelope, without the benchmark's headers.
+                log.exception("unhandled error")
+                if response_started:
+                    raise
+                await _send_error(send_with_headers, 500, "Internal server error")
         finally:
             self.metrics.inflight.dec()
             path = scope["path"] if scope["path"] in METRIC_PATHS else "other"
             self.metrics.observe(path, status, time.perf_counter() - started)
-
-    def _is_first_predict(self, scope: Scope) -> bool:
-        if scope["path"] != "/predict" or scope["method"] != "POST":
-            return False
-        self._predict_requests += 1
-        return self._predict_requests == 1 and not self.initialised_ahead
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:

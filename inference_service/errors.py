@@ -1,8 +1,11 @@
-"""Every error leaves the service as ``{"message", "detail"}`` JSON; none leaks a stack trace."""
+"""Every error leaves the service as ``{"message", "detail"}`` JSON; none leaks a stack trace.
+
+Unexpected exceptions become a 500 in the request envelope (``envelope.py``), so that answer, too,
+carries the benchmark's headers.
+"""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,15 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger("inference_service.app")
-
 
 def error_response(status: int, message: str, detail: Any = None) -> JSONResponse:
     return JSONResponse({"message": message, "detail": detail}, status_code=status)
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """Validation → 400 (bad JSON) or 422, HTTP errors with their status, the rest → 500."""
+    """Validation → 400 (bad JSON) or 422, HTTP errors with their status."""
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -44,8 +45,3 @@ def add_error_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
-
-    @app.exception_handler(Exception)
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return error_response(500, "Internal server error")

@@ -19,7 +19,7 @@ import numpy as np
 
 from inference_service.digest import model_digest
 from inference_service.encoding import EncodedBatch, TextEncoder
-from inference_service.runtime import Classifier, softmax
+from inference_service.runtime import Classifier, Precision, RuntimeName, softmax
 from inference_service.sources import ModelLoadError, ModelSource, resolve_model_dir
 from inference_service.synthetic import GENERATED_MARKER
 
@@ -59,6 +59,8 @@ class LoadedModel:
     accuracy_meaningful: bool
     threads: int
     max_tokens: int
+    runtime: RuntimeName
+    precision: Precision
     encoder: TextEncoder = field(repr=False)
     classifier: Classifier = field(repr=False)
     labels: dict[int, str]
@@ -132,6 +134,8 @@ def load_model(settings: ServiceSettings) -> LoadedModel:
         accuracy_meaningful=not source.generated and not (directory / GENERATED_MARKER).exists(),
         threads=settings.threads,
         max_tokens=settings.max_tokens,
+        runtime="torch",
+        precision="fp32",
         encoder=parts.encoder,
         classifier=parts.classifier,
         labels=parts.labels,

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from inference_service.contract import LIVE_PATH, PREDICT_PATH, READY_PATH
-from inference_service.envelope import RECEIVED_AT
+from inference_service.envelope import COLD_START, RECEIVED_AT
 from inference_service.errors import error_response
 from inference_service.schemas import (
     ErrorResponse,
@@ -63,6 +63,7 @@ async def predict(
         return error_response(503, state.load_error or "model is still loading")
     state.inject_request_faults()
     result = await state.engine.predict(texts)
+    request.scope[COLD_START] = state.claim_cold_start()
     received = request.scope.get(RECEIVED_AT, time.perf_counter())
     return PredictResponse(
         predictions=[PredictionOut(label=p.label, score=p.score) for p in result.predictions],  # type: ignore[arg-type]
@@ -70,6 +71,8 @@ async def predict(
             id=state.model.model_id,
             digest=state.model.digest,
             accuracy_meaningful=state.model.accuracy_meaningful,
+            runtime=state.model.runtime,
+            precision=state.model.precision,
         ),
         timing=Timing(
             server_ms=(time.perf_counter() - received) * 1000.0,

@@ -81,6 +81,8 @@ class ModelInfo(BaseModel):
     id: str
     digest: str = Field(description="sha256 over weights, tokenizer and config")
     accuracy_meaningful: bool = Field(description="false for synthetic and tiny models")
+    runtime: Literal["torch", "onnx"] = Field(description="what runs the forward pass")
+    precision: Literal["fp32", "bf16", "int8"] = Field(description="arithmetic of the pass")
 
 
 class Timing(BaseModel):

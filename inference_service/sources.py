@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -85,16 +86,26 @@ def resolve_model_dir(source: ModelSource, cache: Path) -> tuple[Path, ModelSour
     try:
         return hub_model_dir(source.ref), source
     except Exception as exc:
-        banner = "!" * 78
+        reason = f"{type(exc).__name__}: {exc}"
+        shout(
+            f"HUB UNREACHABLE: could not fetch hf:{source.ref} ({reason}).",
+            "FALLING BACK TO THE SYNTHETIC MODEL: seeded weights, predictions are meaningless.",
+            "Set NLP_BENCH_MODEL=synthetic to silence this, or point it at a local directory.",
+        )
         log.warning(
-            "\n%s\nHUB UNREACHABLE: could not fetch hf:%s (%s: %s).\n"
-            "FALLING BACK TO THE SYNTHETIC MODEL: seeded weights, predictions are meaningless.\n"
-            "Set NLP_BENCH_MODEL=synthetic to silence this, or point it at a local directory.\n%s",
-            banner,
-            source.ref,
-            type(exc).__name__,
-            exc,
-            banner,
+            f"hub unreachable, hf:{source.ref}: FALLING BACK TO THE SYNTHETIC MODEL",
+            extra={"reason": reason},
         )
         fallback = ModelSource("synthetic", "synthetic")
         return generated_model_dir("synthetic", cache), fallback
+
+
+def shout(*lines: str) -> None:
+    """Plain lines between banners straight to stderr, where a person reads them.
+
+    Through the JSON log handler a multi-line warning becomes one escaped string inside a JSON
+    line, which nobody notices (issue 14); the log line beside it is for machines.
+    """
+    banner = "!" * 78
+    sys.stderr.write("\n".join([banner, *lines, banner]) + "\n")
+    sys.stderr.flush()

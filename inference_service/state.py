@@ -27,15 +27,35 @@ class ServiceState:
     engine: InferenceEngine | None = None
     load_error: str | None = None
     predict_calls: int = 0
+    cold_start_claimed: bool = False
 
     def attach(self, model: LoadedModel) -> None:
         self.model = model
         self.engine = InferenceEngine(
-            model.predict, self.settings.batch_max_size, self.settings.batch_max_wait_ms
+            model.predict,
+            self.settings.batch_max_size,
+            self.settings.batch_max_wait_ms,
+            observer=self.metrics,
         )
         self.metrics.model_load.set(model.load_seconds)
         self.metrics.model_ready.set(1)
+        self.metrics.model_info.labels(
+            id=model.model_id, digest=model.digest, runtime=model.runtime, precision=model.precision
+        ).set(1)
         set_log_context(model_digest=model.digest)
+
+    def claim_cold_start(self) -> bool:
+        """``True`` for the first prediction this process serves, unless it was initialised ahead.
+
+        Called when a prediction has been computed, so a 503 while loading, a 422 or a failed
+        pass never uses up the flag (issue 14). A process initialised ahead of demand
+        (provisioned concurrency, ``AWS_LAMBDA_INITIALIZATION_TYPE``) never reports one: its
+        first request did not wait for the init.
+        """
+        if self.cold_start_claimed:
+            return False
+        self.cold_start_claimed = True
+        return not self.settings.initialised_ahead
 
     async def load_in_background(self) -> None:
         """Load on a worker thread so the event loop keeps answering probes meanwhile."""

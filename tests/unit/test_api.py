@@ -37,6 +37,8 @@ def test_predict_returns_the_design_shape(client: TestClient, tiny_model) -> Non
         "id": "tiny-distilbert",
         "digest": tiny_model.digest,
         "accuracy_meaningful": False,
+        "runtime": "torch",  # issue 15: the model block says what serves it
+        "precision": "fp32",
     }
     assert set(body["timing"]) == {"server_ms", "queue_ms", "inference_ms", "input_tokens"}
     assert body["timing"]["input_tokens"] == 7
