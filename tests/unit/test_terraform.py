@@ -363,3 +363,13 @@ def test_the_budget_alarms_by_email() -> None:
     assert {n["notification_type"] for n in budget["notification"]} == {"ACTUAL", "FORECASTED"}
     for notification in budget["notification"]:
         assert notification["subscriber_email_addresses"] == "${var.alert_emails}"
+
+
+def test_the_deploy_guide_reads_only_outputs_that_exist() -> None:
+    guide = (ROOT / "docs" / "deploy-aws.md").read_text()
+    read = set(re.findall(r"\$TF output -(?:raw|json) (\w+)", guide))
+    assert read >= {"region", "service_repository_url", "lambda", "eks", "app_server", "tags"}
+    assert read <= set(named(configuration(ENV), "output"))
+    variables = set(re.findall(r'-var "(\w+)=', guide))
+    assert variables
+    assert variables <= set(named(configuration(ENV), "variable"))
