@@ -1,13 +1,13 @@
 # The AWS Load Balancer Controller turns the service's Ingress into an ALB (target-type ip:
 # straight to pod addresses, no NodePort hop). Its IAM policy is the chart release's own
-# docs/install/iam_policy.json (kubernetes-sigs/aws-load-balancer-controller v3.5.0), narrowed
-# from any region/account to this one, and from "*" to the resource types each call acts on
-# where IAM has them (security groups, load balancers, listeners, rules). The upstream
-# statement for ACM, Cognito, WAF and Shield is left out, and the chart's WAF and Shield
-# features are off: the benchmark's Ingress is plain HTTP with none of them. Statements on "*" are where the EC2 and ELB APIs offer no
-# resource-level permissions (Describe*, Create* before the resource exists) or where the
-# controller must act on resources it has not created yet; the tag conditions then limit the
-# mutating calls to resources the controller itself tagged with elbv2.k8s.aws/cluster.
+# docs/install/iam_policy.json (kubernetes-sigs/aws-load-balancer-controller v3.5.0), narrowed:
+# - from any region and account to this one, and from "*" to the resource types each call acts
+#   on (security groups, this VPC, load balancers, target groups, listeners, rules); only the
+#   Describe calls, which IAM cannot scope, stay on "*";
+# - without the upstream statement for ACM, Cognito, WAF and Shield: the chart's WAF and Shield
+#   features are off and the benchmark's Ingress is plain HTTP with none of them.
+# The tag conditions, as upstream, limit the mutating calls to resources the controller itself
+# created and tagged with elbv2.k8s.aws/cluster.
 
 locals {
   lbc_namespace       = "kube-system"
