@@ -167,7 +167,7 @@ class EksSimulation:
             add_delay_s=s.nodes.add_delay_s,
             now=start_s,
         )
-        self._min_nodes = len(self.nodes.nodes)
+        self._min_nodes = math.ceil(s.min_replicas / capacity)  # the node group's minimum
         self._node_started = {id(n): start_s for n in self.nodes.nodes}
         self._unneeded_since: dict[int, float] = {}
         self.hpa = HorizontalPodAutoscaler(s.hpa, s.min_replicas, s.max_replicas)
@@ -391,7 +391,7 @@ class EksSimulation:
     def _scale_down_nodes(self, now: float) -> None:
         s = self.settings
         ready_nodes = [n for n in self.nodes.nodes if n.is_ready(now)]
-        for node in ready_nodes:
+        for node in list(ready_nodes):
             others_room = sum(
                 self.nodes.capacity - len(o.pods) for o in ready_nodes if o is not node
             )

@@ -26,6 +26,12 @@ Environments alive, without tracking each one: with most-recent-first reuse, the
 rank r (by recency) is busy exactly while N >= r, so it was last used when N last fell below r,
 and it is alive while that moment is within the idle time. ``_last_used[r-1]`` holds that moment
 (infinite while busy, and for provisioned ranks), and ``E`` is how many ranks are recent enough.
+Without provisioned concurrency this is exact (tests/unit/test_simulate_lambda.py checks every
+request against a plain request-by-request simulation). With it, provisioned environments are
+the lowest ranks: "provisioned first" is then taken as "the lowest free rank first", so while
+both kinds are busy and a provisioned one frees, the model frees the highest on-demand rank
+instead — that environment's idle time, and which tier bills the next invoke, can be off by one
+invoke's duration (the tests bound the effect on cold starts to a few per cent).
 """
 
 from __future__ import annotations
