@@ -54,8 +54,10 @@ def terraform(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
 @pytest.fixture(scope="module")
 def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = os.environ | {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
-    # One provider download for all configurations, unless the caller keeps a cache already.
+    # One provider download for all configurations, unless the caller keeps a cache already;
+    # without committed lock files Terraform uses the cache only when told it may.
     env.setdefault("TF_PLUGIN_CACHE_DIR", str(tmp_path_factory.mktemp("tf-plugin-cache")))
+    env.setdefault("TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE", "true")
     return env
 
 
