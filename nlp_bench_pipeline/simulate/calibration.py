@@ -22,7 +22,10 @@ A quantity with too few samples (``MIN_REQUEST_SAMPLES`` for per-request figures
 rarer platform events) keeps its default, and the calibration says which ones did.
 
 The validation replay's reads (``LocalRun`` and the functions after it) are here too: the local
-runs, each one's arrival schedule with its phases, its measured figures and its deployment.
+runs, each one's arrival schedule with its phases, its measured figures and its deployment. They
+read the request rows rather than ``run_summary``, so the replay and the run are summarised by
+one rule (``validation.py``); requests the load generator dropped never reached the platform and
+are left out of both.
 """
 
 from __future__ import annotations
@@ -63,7 +66,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
 DEFAULT_MEMORY_MB = 1769
 MIN_REQUEST_SAMPLES = 20
 
-LATEST_RUNS_SQL = "SELECT run_id FROM latest_runs WHERE target = ? ORDER BY run_id"
+LATEST_RUNS_SQL = """
+SELECT r.run_id FROM benchmark_runs r JOIN latest_runs USING (run_id)
+WHERE r.target = ? ORDER BY r.run_id
+"""
 CHOSEN_RUNS_SQL = """
 SELECT run_id, target, status FROM benchmark_runs WHERE list_contains($runs, run_id)
 """
@@ -117,20 +123,23 @@ WHERE status = 'complete' AND target IN ('local-lambda', 'local-k8s')
 ORDER BY started_at, run_id
 """
 SCHEDULE_SQL = """
-SELECT epoch(intended_at) AS t, phase FROM requests WHERE run_id = ? ORDER BY intended_at, seq
+SELECT epoch(intended_at) AS t, phase FROM requests
+WHERE run_id = ? AND outcome <> 'dropped'
+ORDER BY intended_at, seq
 """
-MEASURED_SQL = """
-SELECT s.p50_ms, s.p99_ms, s.cold_starts, (
-    SELECT count(*) FROM platform_events e
-    WHERE e.run_id = s.run_id AND e.kind = 'throttle'
-      AND e.detail->>'$.gateway_request_id' IN (
-          SELECT gateway_request_id FROM requests q
-          WHERE q.run_id = s.run_id AND q.phase = 'measure')
-) AS throttles
-FROM run_summary s WHERE s.run_id = ?
+MEASURED_COUNTS_SQL = """
+SELECT
+    count(*) FILTER (WHERE q.cold_start) AS cold_starts,
+    (SELECT count(*) FROM platform_events e
+     WHERE e.run_id = $run AND e.kind = 'throttle'
+       AND e.detail->>'$.gateway_request_id' IN (
+           SELECT gateway_request_id FROM requests
+           WHERE run_id = $run AND phase = 'measure')) AS throttles
+FROM requests q WHERE q.run_id = $run AND q.phase = 'measure' AND q.outcome <> 'dropped'
 """
-MEASURE_OK_LATENCY_SQL = """
-SELECT latency_ms FROM requests WHERE run_id = ? AND phase = 'measure' AND ok
+MEASURE_LATENCY_SQL = """
+SELECT latency_ms, ok FROM requests
+WHERE run_id = ? AND phase = 'measure' AND outcome <> 'dropped'
 """
 RUN_EVENTS_SQL = """
 SELECT
@@ -426,10 +435,11 @@ class LocalRun:
     scenario: str
     profile: str
     host: dict[str, object]
-    offsets_s: np.ndarray  # intended send times from the first one, every scheduled request
+    offsets_s: np.ndarray  # intended send times from the first one, every request sent
     measure: np.ndarray  # True where the request is of the measure phase
-    measured: dict[str, float | None]  # p50_ms, p99_ms, cold_starts, throttles (measure phase)
+    counts: dict[str, float]  # cold_starts and throttles of the measure phase
     ok_latency_ms: np.ndarray  # the measure phase's successful requests
+    failed: int  # and how many of its requests failed
     events: dict[str, float | None]  # memory_mb, first_ready_s (from the first send), crashes...
 
     @property
@@ -454,7 +464,8 @@ def _local_run(store: MetricStore, row: dict[str, object]) -> LocalRun:
     schedule = store.query(SCHEDULE_SQL, [run_id])
     t = np.asarray(schedule.column("t").to_numpy(zero_copy_only=False), dtype=np.float64)
     start = float(t[0]) if t.size else 0.0
-    measured = store.query(MEASURED_SQL, [run_id]).to_pylist()[0]
+    counts = store.query(MEASURED_COUNTS_SQL, {"run": run_id}).to_pylist()[0]
+    latency = store.query(MEASURE_LATENCY_SQL, [run_id]).to_pylist()
     events = store.query(RUN_EVENTS_SQL, [run_id]).to_pylist()[0]
     if events["first_ready_s"] is not None:
         events["first_ready_s"] -= start
@@ -467,7 +478,8 @@ def _local_run(store: MetricStore, row: dict[str, object]) -> LocalRun:
         host=json.loads(host) if isinstance(host, str) else dict(host or {}),  # type: ignore[arg-type]
         offsets_s=t - start,
         measure=np.asarray(schedule.column("phase").to_pylist()) == "measure",
-        measured=measured,
-        ok_latency_ms=np.array(_column(store, MEASURE_OK_LATENCY_SQL, [run_id], "latency_ms")),
+        counts={k: float(v) for k, v in counts.items()},
+        ok_latency_ms=np.array([r["latency_ms"] for r in latency if r["ok"]], dtype=np.float64),
+        failed=sum(1 for r in latency if not r["ok"]),
         events=events,
     )

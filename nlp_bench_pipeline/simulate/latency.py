@@ -1,12 +1,12 @@
 """Latency percentiles over every simulated request, exact for small runs, histogram at scale.
 
-Percentiles follow DuckDB's ``quantile_cont`` (linear interpolation between order statistics), so
-a simulated p99 and ``run_summary.p99_ms`` mean the same thing. Two views are kept:
+Two views, each computed as the metric store computes it (``run_summary``, docs/schema.md):
 
-- over successful requests only, as ``run_summary`` computes them (what validation compares);
-- over every request, failures (throttles, timeouts, no endpoint) ranked slower than any success:
-  a user who got a 500 did not get an answer within any bound. Where the rank asked for lands on a
-  failure the percentile is ``None`` (no finite latency), and an SLO on it is not met.
+- over every request, failures (throttles, timeouts, no endpoint) ranked slower than any
+  success — a user who got a 500 did not get an answer within any bound: the nearest-rank
+  percentile (rank ``ceil(p n)``), ``None`` where that rank is a failure (no finite latency; an
+  SLO on it is not met);
+- over successful requests only: DuckDB's ``quantile_cont`` (linear interpolation).
 
 Up to ``exact_limit`` latencies are kept as they are; beyond, they move into a histogram with
 log-spaced bins 0.1 % wide, so a simulated day of 86 M requests costs 23,000 counters, and each
@@ -94,15 +94,18 @@ class LatencyRecorder:
         )
 
     def quantile(self, q: float, *, failures_last: bool) -> float | None:
-        total = self.ok + (self.failed if failures_last else 0)
-        if total == 0:
+        if not failures_last:
+            if self.ok == 0:
+                return None
+            position = q * (self.ok - 1)
+            lower, upper = math.floor(position), math.ceil(position)
+            low, high = self._ranked(lower), self._ranked(upper)
+            return low + (high - low) * (position - lower)
+        total = self.ok + self.failed
+        rank = nearest_rank(total, q)
+        if total == 0 or rank > self.ok:  # that rank is a failed request
             return None
-        position = q * (total - 1)
-        lower, upper = math.floor(position), math.ceil(position)
-        if upper >= self.ok:  # the rank (or its neighbour in the interpolation) failed
-            return None
-        low, high = self._ranked(lower), self._ranked(upper)
-        return low + (high - low) * (position - lower)
+        return self._ranked(rank - 1)
 
     def _ranked(self, rank: int) -> float:
         """The latency at 0-based ``rank`` among successes."""
@@ -116,6 +119,11 @@ class LatencyRecorder:
         before = int(cumulative[index - 1]) if index else 0
         within = (rank - before + 0.5) / int(self._histogram[index])
         return MIN_MS * BIN_RATIO ** (index + within)
+
+
+def nearest_rank(n: int, q: float) -> int:
+    """The 1-based rank of the ``q`` percentile of ``n`` values, as the store's ``rank_of``."""
+    return max(1, math.ceil(q * n - 1e-9))
 
 
 def _bin_counts(values: np.ndarray) -> np.ndarray:

@@ -16,6 +16,12 @@ from nlp_bench_pipeline.simulate.distributions import DEFAULT_INIT, cpu_scale, v
 from nlp_bench_pipeline.store.database import MetricStore
 
 T0 = 1_800_000_000.0
+REQUEST_COLUMNS = (
+    "run_id", "seq", "phase", "intended_at", "sent_at", "done_at", "latency_ms",
+    "corrected_latency_ms", "send_lateness_ms", "outcome", "status_code", "ok", "error",
+    "cold_start", "environment_id", "gateway_request_id", "input_tokens", "server_ms",
+    "payload_tokens", "worker",
+)  # fmt: skip
 
 
 def at(seconds: float) -> datetime:
@@ -95,12 +101,14 @@ class StoreBuilder:
             )  # fmt: skip
             if requests:
                 conn.executemany(
-                    "INSERT INTO requests VALUES (" + ", ".join(["?"] * 20) + ")",
+                    f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)})"
+                    f" VALUES ({', '.join(['?'] * len(REQUEST_COLUMNS))})",
                     [r.values(run_id) for r in requests],
                 )
             if events:
                 conn.executemany(
-                    "INSERT INTO platform_events VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)",
+                    'INSERT INTO platform_events (run_id, "at", target, kind, environment_id,'
+                    " init_ms, duration_ms, memory_mb, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (run_id, at(e.at_s), target, e.kind, e.environment_id, e.init_ms,
                          e.duration_ms, e.memory_mb, json.dumps(e.detail))

@@ -18,10 +18,10 @@ def recorder(ok: list[float], failed: int = 0, exact_limit: int = 10**9) -> Late
 def test_failures_rank_slower_than_any_success():
     # 98 successes of 1..98 ms and 2 failures: 100 requests
     r = recorder([float(v) for v in range(1, 99)], failed=2)
-    every = r.percentiles(failures_last=True)
-    assert every.p50 == pytest.approx(50.5)  # position 49.5 of 0..99
-    assert every.p90 == pytest.approx(90.1)  # position 89.1
-    assert every.p99 is None  # position 98.01: between the 99th (a failure) and the 100th
+    every = r.percentiles(failures_last=True)  # nearest rank, ceil(p n), as run_summary
+    assert every.p50 == 50.0
+    assert every.p90 == 90.0
+    assert every.p99 is None  # rank 99 of 100: a failure
     ok = r.percentiles(failures_last=False)
     assert ok.p99 == pytest.approx(np.quantile(np.arange(1, 99), 0.99))
 
@@ -41,9 +41,12 @@ def test_past_the_exact_limit_percentiles_come_from_bins_within_0_1_percent():
         r.add(part)
     r.add_failures(100)
     assert not r.exact
+    every = np.sort(np.concatenate([values, np.full(100, np.inf)]))
     for q in (0.5, 0.9, 0.99, 0.999):
-        exact = np.quantile(np.concatenate([values, np.full(100, np.inf)]), q)
+        exact = every[int(np.ceil(q * every.size)) - 1]
         assert r.quantile(q, failures_last=True) == pytest.approx(exact, rel=1e-3)
+        ok = np.quantile(values, q)
+        assert r.quantile(q, failures_last=False) == pytest.approx(ok, rel=1e-3)
 
 
 def test_no_requests_no_percentiles():
