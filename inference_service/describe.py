@@ -27,6 +27,8 @@ def main() -> int:
         "accuracy_meaningful": model.accuracy_meaningful,
         "directory": str(model.directory),
         "parameters": model.parameters,
+        "runtime": model.runtime,
+        "precision": model.precision,
         "threads": model.threads,
         "load_seconds": round(model.load_seconds, 3),
         "timings_s": {k: round(v, 3) for k, v in model.timings_s.items()},

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -21,12 +21,14 @@ from inference_service.digest import model_digest
 from inference_service.encoding import EncodedBatch, TextEncoder
 from inference_service.runtime import Classifier, Precision, RuntimeName, softmax
 from inference_service.sources import ModelLoadError, ModelSource, resolve_model_dir
-from inference_service.synthetic import GENERATED_MARKER
+from inference_service.synthetic import GENERATED_MARKER, materialised_model_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from inference_service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+WARMUP_TEXT = "a warm-up pass before the first request"
 
 
 @dataclass(frozen=True)
@@ -94,31 +96,51 @@ class LoadedModel:
 
 
 def load_model(settings: ServiceSettings) -> LoadedModel:
-    """Resolve, digest and load the configured model; fault injection applies here.
+    """Resolve, digest and load the configured model on its runtime; fault injection applies here.
 
-    ``timings_s`` splits the load into imports, materialisation/download, digest and weights so
-    cold-start figures can say where the time went.
+    ``timings_s`` splits the load into imports, materialisation/download, digest, export (slim
+    runtime, first load only), weights and warm-up, so cold-start figures can say where the time
+    went.
     """
-    from inference_service import torch_runtime
+    from inference_service import onnx_export, onnx_runtime, torch_runtime
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     source = ModelSource.parse(settings.model)
-    torch_runtime.import_libraries()
+    slim = settings.runtime == "onnx"
+    (onnx_runtime if slim else torch_runtime).import_libraries()
     timings["imports"] = time.perf_counter() - started
-    torch_runtime.set_threads(settings.threads)
 
-    mark = time.perf_counter()
-    directory, source = resolve_model_dir(source, settings.model_cache)
-    timings["resolve"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
-    digest = model_digest(directory, settings.model_cache)
-    timings["digest"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
-    parts = torch_runtime.load(directory, max_tokens=settings.max_tokens)
-    timings["weights"] = time.perf_counter() - mark
+    cache = settings.model_cache
+    if slim and source.generated and materialised_model_dir(source.kind, cache) is None:
+        # Writing the generated weights needs torch: the export child writes them too.
+        _timed(timings, "export", onnx_runtime.export_in_child, str(source), cache)
+    directory, source = _timed(timings, "resolve", resolve_model_dir, source, cache)
+    digest = _timed(timings, "digest", model_digest, directory, cache)
+    if slim:
+        if not onnx_export.is_complete(onnx_export.export_dir(cache, digest)):
+            _timed(timings, "export", onnx_runtime.export_in_child, str(source), cache)
+        parts = _timed(
+            timings,
+            "weights",
+            onnx_runtime.load,
+            cache,
+            digest,
+            precision=settings.precision,
+            threads=settings.threads,
+            max_tokens=settings.max_tokens,
+        )
+    else:
+        torch_runtime.set_threads(settings.threads)
+        parts = _timed(
+            timings,
+            "weights",
+            torch_runtime.load,
+            directory,
+            precision=settings.precision,
+            max_tokens=settings.max_tokens,
+            mmap=settings.weights_mmap,
+        )
 
     if settings.fault_load_delay_s:
         time.sleep(settings.fault_load_delay_s)
@@ -134,8 +156,8 @@ def load_model(settings: ServiceSettings) -> LoadedModel:
         accuracy_meaningful=not source.generated and not (directory / GENERATED_MARKER).exists(),
         threads=settings.threads,
         max_tokens=settings.max_tokens,
-        runtime="torch",
-        precision="fp32",
+        runtime=settings.runtime,
+        precision=settings.precision,
         encoder=parts.encoder,
         classifier=parts.classifier,
         labels=parts.labels,
@@ -144,11 +166,29 @@ def load_model(settings: ServiceSettings) -> LoadedModel:
         model=parts.model,
         timings_s=timings,
     )
+    if settings.warmup:
+        # The first pass pays for lazy imports, kernel selection and starting the thread pool:
+        # paid here, in the init, instead of by the first request.
+        _timed(timings, "warmup", loaded.predict, [WARMUP_TEXT])
     log.info(
         "model loaded",
-        extra={"model_id": loaded.model_id, "load_seconds": round(loaded.load_seconds, 3)},
+        extra={
+            "model_id": loaded.model_id,
+            "runtime": loaded.runtime,
+            "precision": loaded.precision,
+            "load_seconds": round(loaded.load_seconds, 3),
+        },
     )
     return loaded
+
+
+def _timed(timings: dict[str, float], key: str, call: Callable[..., T], *args, **kwargs) -> T:
+    """``call(*args, **kwargs)``, adding its seconds to ``timings[key]``."""
+    mark = time.perf_counter()
+    try:
+        return call(*args, **kwargs)
+    finally:
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - mark
 
 
 def _model_id(source: ModelSource, directory: Path) -> str:

@@ -6,8 +6,9 @@ import os
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from inference_service.contract import MAX_BODY_BYTES, MAX_TOKENS
@@ -49,6 +50,19 @@ class ServiceSettings(BaseSettings):
     environment_id: str | None = Field(
         None, description="pod name or execution environment id, set by the platform"
     )
+    runtime: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="torch (eager) or onnx (ONNX Runtime + tokenizers, no torch in the process)",
+    )
+    precision: Literal["fp32", "bf16", "int8"] = Field(
+        "fp32", description="fp32, bf16 (torch autocast) or int8 (dynamic, Linear/MatMul weights)"
+    )
+    weights_mmap: bool = Field(
+        True, description="torch: memory-map safetensors weights (false: read them whole)"
+    )
+    warmup: bool = Field(
+        False, description="run one forward pass while loading (lazy imports, thread pools)"
+    )
     batch_max_size: PositiveInt = Field(1, description="most texts run in one forward pass")
     batch_max_wait_ms: float = Field(
         0.0, ge=0, description="how long a batch waits for company; 0 = never wait"
@@ -69,6 +83,15 @@ class ServiceSettings(BaseSettings):
         Lambda says so in ``AWS_LAMBDA_INITIALIZATION_TYPE``; the local target sets it too.
         """
         return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand") != "on-demand"
+
+    @model_validator(mode="after")
+    def _precision_has_kernels(self) -> ServiceSettings:
+        if self.runtime == "onnx" and self.precision == "bf16":
+            raise ValueError(
+                "NLP_BENCH_PRECISION=bf16 needs NLP_BENCH_RUNTIME=torch: ONNX Runtime has no "
+                "bf16 CPU kernels (use fp32 or int8 with onnx)"
+            )
+        return self
 
     @field_validator("model_cache")
     @classmethod

@@ -33,13 +33,23 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
 }
 
 
+def materialised_model_dir(kind: str, cache: Path) -> Path | None:
+    """The generated model's directory if it is already written, without writing it (or torch)."""
+    target = _model_path(kind, cache)
+    return target if (target / GENERATED_MARKER).is_file() else None
+
+
+def _model_path(kind: str, cache: Path) -> Path:
+    return cache / f"{kind}-v{GENERATOR_VERSION}-seed{GENERATOR_SEED}"
+
+
 def generated_model_dir(kind: str, cache: Path) -> Path:
     """Materialise the ``synthetic`` or ``tiny`` model under ``cache`` once and return its path.
 
     Concurrent callers each build in a private temp directory and rename it into place; the
     loser of the race discards its copy, so a reader never sees a partial model.
     """
-    target = cache / f"{kind}-v{GENERATOR_VERSION}-seed{GENERATOR_SEED}"
+    target = _model_path(kind, cache)
     if (target / GENERATED_MARKER).is_file():
         return target
     cache.mkdir(parents=True, exist_ok=True)

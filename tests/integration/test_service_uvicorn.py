@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import socket
 import time
 import uuid
@@ -207,3 +209,29 @@ def test_a_stalled_body_is_answered_408_and_closed_within_the_body_timeout(start
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408")
     assert "not received within 1 s" in json.loads(body)["message"]
+
+
+def test_a_batching_slim_service_serves_concurrent_callers_in_shared_passes(
+    start_service,
+) -> None:
+    service = start_service(
+        NLP_BENCH_RUNTIME="onnx",
+        NLP_BENCH_BATCH_MAX_SIZE="8",
+        NLP_BENCH_BATCH_MAX_WAIT_MS="100",
+    )
+    service.wait_ready()
+    texts = [f"review number {i} was fine" for i in range(8)]
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=service.url, timeout=30) as client:
+            return await asyncio.gather(*(client.post("/predict", json={"text": t}) for t in texts))
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 8
+    assert {r.json()["model"]["runtime"] for r in responses} == {"onnx"}
+    metrics = httpx.get(f"{service.url}/metrics").text
+    count = float(re.search(r"^nlp_bench_batch_texts_count (\S+)$", metrics, re.M).group(1))
+    total = float(re.search(r"^nlp_bench_batch_texts_sum (\S+)$", metrics, re.M).group(1))
+    assert total == 8
+    assert count < 8
+    assert 'runtime="onnx"' in metrics

@@ -180,3 +180,21 @@ def test_cancelled_request_does_not_stall_the_queue(wait_ms: float) -> None:
 
     assert run(scenario()).predictions
     assert ["b"] not in model.passes
+
+
+def test_wait_counts_from_the_oldest_arrival_not_from_the_end_of_the_last_pass() -> None:
+    # "a" waits out the timer and runs alone (0.3 s); "b" arrives during that pass and has waited
+    # longer than the max wait when it ends, so it runs at once instead of waiting again.
+    model = RecordingModel(pass_seconds=0.3)
+    engine = InferenceEngine(model, max_batch_texts=4, max_wait_ms=100)
+
+    async def scenario():
+        first = asyncio.ensure_future(engine.predict(["a"]))
+        await asyncio.sleep(0.2)
+        second = await engine.predict(["b"])
+        return await first, second
+
+    first, second = run(scenario())
+    assert model.passes == [["a"], ["b"]]
+    # Waiting again would put b's queue time at 0.2 s of pass + 0.1 s of timer.
+    assert second.queue_ms < first.inference_ms
