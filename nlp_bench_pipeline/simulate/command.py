@@ -11,25 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from nlp_bench_pipeline.costs.catalog import CatalogError, CatalogLookupError, load_catalog
 from nlp_bench_pipeline.costs.command import _number  # one option parser for both commands
-from nlp_bench_pipeline.simulate.calibration import Calibration, CalibrationError, calibrate
-from nlp_bench_pipeline.simulate.eks_model import EksSettings
-from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings
+from nlp_bench_pipeline.simulate.calibration import CalibrationError, calibrate
 from nlp_bench_pipeline.simulate.simulation import (
     SimulationResult,
-    eks_nodes,
-    eks_timing,
+    eks_settings_for,
+    lambda_settings_for,
     simulate_eks,
     simulate_lambda,
-    steady_environments,
-    steady_replicas,
 )
 from nlp_bench_pipeline.simulate.traffic import PATTERNS, Traffic
 from nlp_bench_pipeline.store.database import MetricStore
@@ -37,7 +30,6 @@ from nlp_bench_pipeline.targets.local_k8s.config import HpaConfig
 
 MAX_HOURS = 24 * 31
 MAX_RATE = 1e6
-HEADROOM = 2.0  # default max replicas: twice what the HPA holds at the pattern's peak rate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,7 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-replicas", type=_number(1, integer=True), default=None, help="default: 2x the peak's"
     )
     eks.add_argument("--hpa-metric", choices=["cpu", "inflight"], default="cpu")
-    eks.add_argument("--hpa-target", type=_number(1e-3), default=None, help="default: 80 / 2")
+    eks.add_argument(
+        "--hpa-target", type=_number(1e-3), default=None, help="80 (%% CPU) / 2 (in flight)"
+    )
     eks.add_argument("--capacity-rps", type=_number(1e-6), default=None, help="a pod flat out")
     parser.set_defaults(handler=simulate_command)
 
@@ -84,7 +78,7 @@ def simulate_command(args: argparse.Namespace) -> int:
         print(f"nlp-bench simulate: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(result.to_dict(), default=_json_value))
+        print(json.dumps(result.to_dict()))
     else:
         print_summary(result)
     return 0
@@ -97,73 +91,41 @@ def run(args: argparse.Namespace) -> SimulationResult:
     store = MetricStore(args.db) if args.db is not None else None
     calibration = calibrate(store, args.platform, run_ids=args.runs)
     if args.platform == "lambda":
-        settings = _lambda_settings(args, traffic, calibration)
+        settings = lambda_settings_for(
+            traffic,
+            calibration,
+            memory_mb=args.memory_mb,
+            concurrency_limit=args.concurrency_limit,
+            provisioned_concurrency=args.provisioned,
+            max_concurrent_inits=args.max_concurrent_inits,
+            architecture=args.arch,
+            gateway=args.gateway,
+        )
         return simulate_lambda(
             traffic, settings, calibration, catalog=catalog, seed=args.seed, slo_ms=args.slo_ms
         )
-    nodes = eks_nodes(
-        args.node_type, args.cpu, catalog, max_replicas=1, add_delay_s=calibration.node_add.value
-    )
-    settings = _eks_settings(args, traffic, calibration, nodes)
-    settings = replace(
-        settings,
-        nodes=eks_nodes(
-            args.node_type,
-            args.cpu,
-            catalog,
-            max_replicas=settings.max_replicas,
-            add_delay_s=calibration.node_add.value,
-        ),
+    if args.max_replicas is not None and args.max_replicas < args.min_replicas:
+        raise ValueError("argument --max-replicas: below --min-replicas")
+    eks = eks_settings_for(
+        traffic,
+        calibration,
+        catalog,
+        node_type=args.node_type,
+        cpu=args.cpu,
+        min_replicas=args.min_replicas,
+        max_replicas=args.max_replicas,
+        hpa=HpaConfig(metric=args.hpa_metric, target=args.hpa_target),
+        capacity_rps=args.capacity_rps,
     )
     return simulate_eks(
         traffic,
-        settings,
+        eks,
         calibration,
         catalog=catalog,
         seed=args.seed,
         slo_ms=args.slo_ms,
         capacity_rps=args.capacity_rps,
     )
-
-
-def _lambda_settings(
-    args: argparse.Namespace, traffic: Traffic, calibration: Calibration
-) -> LambdaSettings:
-    settings = LambdaSettings(
-        memory_mb=args.memory_mb,
-        concurrency_limit=args.concurrency_limit,
-        provisioned_concurrency=args.provisioned,
-        max_concurrent_inits=args.max_concurrent_inits,
-        architecture=args.arch,
-        gateway=args.gateway,
-    )
-    timing = calibration.lambda_timing(args.memory_mb)
-    return replace(settings, warm_at_start=steady_environments(traffic, timing, settings))
-
-
-def _eks_settings(
-    args: argparse.Namespace, traffic: Traffic, calibration: Calibration, nodes: Any
-) -> EksSettings:
-    hpa = HpaConfig(metric=args.hpa_metric, target=args.hpa_target)
-    base = EksSettings(
-        node_type=args.node_type,
-        cpu_request=args.cpu,
-        busy_cpu_cores=args.cpu,
-        min_replicas=args.min_replicas,
-        max_replicas=max(args.min_replicas, args.max_replicas or args.min_replicas),
-        hpa=hpa,
-        nodes=nodes,
-    )
-    timing = eks_timing(calibration, base, args.capacity_rps)
-    if args.max_replicas is None:
-        peak = Traffic("steady", max(s.rate for s in traffic.segments()), 1.0)
-        unbounded = replace(base, max_replicas=10**6)
-        base = replace(
-            base, max_replicas=math.ceil(HEADROOM * steady_replicas(peak, timing, unbounded))
-        )
-    elif args.max_replicas < args.min_replicas:
-        raise ValueError("argument --max-replicas: below --min-replicas")
-    return replace(base, initial_replicas=steady_replicas(traffic, timing, base))
 
 
 def print_summary(result: SimulationResult) -> None:
@@ -200,12 +162,6 @@ def print_summary(result: SimulationResult) -> None:
 
 def _ms(value: float | None) -> str:
     return "failed" if value is None else f"{value:,.1f} ms"
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return str(value)
 
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> None:

@@ -3,15 +3,16 @@
 ``simulate_lambda`` and ``simulate_eks`` draw the arrivals (``Traffic``), feed them to the
 platform model, and reduce what happened to a ``SimulationResult``. Randomness comes from one
 seed, split into independent streams (arrivals, the platform's draws), so a seed reproduces a
-result exactly. The helpers below pick the starting state a user expects of a period cut out of
-a running service: as many warm environments, or pods, as the starting rate keeps busy.
+result exactly. ``lambda_settings_for`` and ``eks_settings_for`` pick the starting state a user
+expects of a period cut out of a running service — as many warm environments, or pods, as the
+starting rate keeps busy — and size the node group for the traffic.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -19,18 +20,20 @@ from pydantic import BaseModel
 
 from nlp_bench_pipeline.costs.catalog import PriceCatalog
 from nlp_bench_pipeline.costs.eks_sizing import pods_per_node
-from nlp_bench_pipeline.costs.usage import EksUsage, LambdaUsage
+from nlp_bench_pipeline.costs.usage import DEFAULT_REGION, EksUsage, LambdaUsage
 from nlp_bench_pipeline.simulate.billing import PeriodCost, eks_usage, lambda_usage, period_cost
 from nlp_bench_pipeline.simulate.calibration import Calibration, Platform
 from nlp_bench_pipeline.simulate.eks_model import EksSettings, EksSimulation, EksTiming
-from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings, LambdaSimulation, LambdaTiming
+from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings, LambdaSimulation
 from nlp_bench_pipeline.simulate.latency import Percentiles
 from nlp_bench_pipeline.simulate.outcomes import RequestTally
 from nlp_bench_pipeline.simulate.series import TimeSeries
 from nlp_bench_pipeline.simulate.traffic import Traffic
-from nlp_bench_pipeline.targets.local_k8s.config import NodeConfig
+from nlp_bench_pipeline.targets.local_k8s.config import HpaConfig, NodeConfig
 
 DEFAULT_POD_MEMORY_MIB = 2048  # DeploymentSpec's memory request
+PEAK_HEADROOM = 2.0  # default max replicas: twice what the HPA holds at the peak rate
+UNBOUNDED_REPLICAS = 10**6
 
 
 @dataclass(frozen=True)
@@ -203,49 +206,76 @@ def eks_timing(
     )
 
 
-def steady_environments(traffic: Traffic, timing: LambdaTiming, settings: LambdaSettings) -> int:
-    """Warm on-demand environments a steady stream at the starting rate keeps alive: its mean
-    concurrency (Little's law) plus three standard deviations (Poisson), less the provisioned."""
-    busy = traffic.segments()[0].rate * timing.work.mean_ms / 1000.0
+def lambda_settings_for(traffic: Traffic, calibration: Calibration, **knobs: Any) -> LambdaSettings:
+    """``LambdaSettings(**knobs)`` with the period starting in steady state: as many warm
+    environments as a stream at the starting rate keeps alive (mean concurrency by Little's law
+    plus three standard deviations), less the provisioned ones."""
+    settings = LambdaSettings(**knobs)
+    timing = calibration.lambda_timing(settings.memory_mb)
+    busy = _starting_rate(traffic) * timing.work.mean_ms / 1000.0
+    room = settings.concurrency_limit - settings.provisioned_concurrency
     wanted = math.ceil(busy + 3 * math.sqrt(busy)) - settings.provisioned_concurrency
-    return max(0, min(wanted, settings.concurrency_limit - settings.provisioned_concurrency))
+    return replace(settings, warm_at_start=max(0, min(wanted, room)))
 
 
-def steady_replicas(traffic: Traffic, timing: EksTiming, settings: EksSettings) -> int:
-    """Pods the HPA holds at the starting rate: the busy slots over the utilisation its target
-    asks for (CPU) or the in-flight target per pod, within min/max."""
-    busy = traffic.segments()[0].rate * timing.service.mean_ms / 1000.0
-    if settings.hpa.metric == "inflight":
-        pods = busy / settings.hpa.target
-    else:
-        share = settings.hpa.target / 100.0 * settings.cpu_request / settings.busy_cpu_cores
-        pods = busy / (settings.parallelism * min(1.0, share))
-    return max(settings.min_replicas, min(settings.max_replicas, math.ceil(pods)))
-
-
-def eks_nodes(
-    node_type: str,
-    cpu_request: float,
+def eks_settings_for(
+    traffic: Traffic,
+    calibration: Calibration,
     catalog: PriceCatalog,
     *,
-    max_replicas: int,
-    add_delay_s: float,
+    node_type: str = "c6i.xlarge",
+    cpu: float = 1.0,
+    min_replicas: int = 2,
+    max_replicas: int | None = None,
+    hpa: HpaConfig | None = None,
+    capacity_rps: float | None = None,
     memory_request_mib: float = DEFAULT_POD_MEMORY_MIB,
-) -> NodeConfig:
-    """A node group of ``node_type``: pods per node beside the DaemonSets (the costs
-    package's rule), allocatable CPU from the catalog, as many nodes as ``max_replicas`` need."""
-    node = catalog.instance(node_type, "us-east-1")
-    per_node = pods_per_node(node, cpu_request * 1000, memory_request_mib, catalog)
+) -> EksSettings:
+    """A Deployment of pods with ``cpu`` (request = limit) on ``node_type`` nodes, sized for the
+    traffic: ``max_replicas`` by default twice what the HPA holds at the pattern's peak rate, the
+    node group as large as that needs, and the period starting with the pods the HPA holds at
+    the starting rate."""
+    base = EksSettings(
+        node_type=node_type,
+        cpu_request=cpu,
+        busy_cpu_cores=cpu,
+        min_replicas=min_replicas,
+        max_replicas=UNBOUNDED_REPLICAS,
+        hpa=hpa or HpaConfig(metric="cpu"),
+    )
+    timing = eks_timing(calibration, base, capacity_rps)
+    if max_replicas is None:
+        peak = max(segment.rate for segment in traffic.segments())
+        max_replicas = max(min_replicas, math.ceil(PEAK_HEADROOM * _held_pods(peak, timing, base)))
+    if max_replicas < min_replicas:
+        raise ValueError(f"max_replicas {max_replicas} is below min_replicas {min_replicas}")
+    node = catalog.instance(node_type, DEFAULT_REGION)
+    per_node = pods_per_node(node, cpu * 1000, memory_request_mib, catalog)
     if per_node < 1:
-        raise ValueError(
-            f"a pod of {cpu_request:g} CPU / {memory_request_mib:g} MiB fits no {node_type}"
-        )
-    return NodeConfig(
+        raise ValueError(f"a pod of {cpu:g} CPU and {memory_request_mib:g} MiB fits no {node_type}")
+    nodes = NodeConfig(
         pods_per_node=per_node,
         allocatable_cpu=node.allocatable_cpu_m / 1000.0,
         max_nodes=math.ceil(max_replicas / per_node),
-        add_delay_s=add_delay_s,
+        add_delay_s=calibration.node_add.value,
     )
+    settings = replace(base, max_replicas=max_replicas, nodes=nodes)
+    held = _held_pods(_starting_rate(traffic), timing, settings)
+    return replace(settings, initial_replicas=max(min_replicas, min(max_replicas, math.ceil(held))))
+
+
+def _starting_rate(traffic: Traffic) -> float:
+    return traffic.segments()[0].rate
+
+
+def _held_pods(rate: float, timing: EksTiming, settings: EksSettings) -> float:
+    """Pods the HPA settles on at ``rate``: busy slots over the busy share its CPU target asks
+    for, or requests in flight over the in-flight target."""
+    busy = rate * timing.service.mean_ms / 1000.0
+    if settings.hpa.metric == "inflight":
+        return busy / settings.hpa.target
+    share = settings.hpa.target / 100.0 * settings.cpu_request / settings.busy_cpu_cores
+    return busy / (settings.parallelism * min(1.0, share))
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
