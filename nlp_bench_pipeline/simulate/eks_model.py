@@ -105,11 +105,10 @@ class EksTiming:
 
 @dataclass(eq=False)
 class SimPod:
-    """One pod: where it runs, when it is Ready, and when each of its slots is next free."""
+    """One pod: where it runs and when it is Ready (when its slots free up: ``_free``)."""
 
     serial: int
     created_at: float
-    slots: np.ndarray
     node: Node | None = None
     ready: bool = False
     ready_at: float | None = None
@@ -175,6 +174,8 @@ class EksSimulation:
         self.replicas = initial
         self.pods: list[SimPod] = []
         self._ring: list[SimPod] = []  # ready pods, in the order they became ready
+        self._ring_ids: np.ndarray | None = None  # their serials, while the ring is unchanged
+        self._free = np.zeros((64, s.parallelism))  # per pod serial: when each slot is free
         self._pointer = 0
         self._draining: list[SimPod] = []
         self._serial = 0
@@ -257,9 +258,10 @@ class EksSimulation:
         n, ready, c = t.size, len(self._ring), self.settings.parallelism
         width = ready * c
         rounds = math.ceil(n / width)
-        positions = (self._pointer + 1 + np.arange(ready)) % ready
-        pods = [self._ring[int(p)] for p in positions]
-        free = np.sort(np.stack([pod.slots for pod in pods]), axis=1)  # (R, c), earliest first
+        if self._ring_ids is None:
+            self._ring_ids = np.array([pod.serial for pod in self._ring])
+        ids = self._ring_ids[(self._pointer + 1 + np.arange(ready)) % ready]
+        free = np.sort(self._free[ids], axis=1)  # (R, c), earliest first
         column_free = free.T.reshape(-1)  # column r + R s is pod r's s-th slot
         arrive = np.full(rounds * width, np.inf)
         arrive[:n] = t
@@ -274,11 +276,9 @@ class EksSimulation:
         last = np.where(np.arange(width) < filled, rounds - 1, rounds - 2)
         served = last >= 0
         column_free[served] = finish[last[served], np.flatnonzero(served)]
-        for r, pod in enumerate(pods):
-            pod.slots = column_free[r::ready].copy()
+        self._free[ids] = column_free.reshape(c, ready).T
         self._pointer = (self._pointer + n) % ready
-        serials = np.array([pod.serial for pod in pods])
-        pod_ids = np.tile(serials, rounds * c)[:n]
+        pod_ids = np.tile(ids, rounds * c)[:n]
         done = finish.reshape(-1)[:n]
         return done, done - service, pod_ids
 
@@ -303,6 +303,7 @@ class EksSimulation:
             if not pod.ready and pod.ready_at is not None and pod.ready_at <= now:
                 pod.ready = True
                 self._ring.append(pod)
+                self._ring_ids = None
         if now >= self._next_sync:
             self._sync(now)
             self._next_sync = now + self.settings.hpa.sync_period_s
@@ -342,9 +343,9 @@ class EksSimulation:
         else:  # busy share x cores a busy slot uses, as % of one core, over the CPU request
             cores = s.busy_cpu_cores / s.parallelism
             per_request = _overlap(start, finish, low, now) / window * 100.0 * cores / s.cpu_request
-        serials, index = np.unique(pods, return_inverse=True)
-        sums = np.bincount(index, weights=per_request, minlength=serials.size)
-        return dict(zip(serials.tolist(), sums.tolist(), strict=True))
+        seen = per_request > 0
+        sums = np.bincount(pods[seen], weights=per_request[seen])
+        return {int(serial): float(sums[serial]) for serial in np.flatnonzero(sums)}
 
     def _reconcile(self, now: float) -> None:
         """Pods to the replica count (deleting as the ReplicaSet ranks them), then placement."""
@@ -358,7 +359,8 @@ class EksSimulation:
         for pod in self.pods:
             if pod.node is not None:
                 continue
-            pod.node = self.nodes.bind(pod.name, now)
+            if pending == 0:  # once one pod fits nowhere, none of the rest does either
+                pod.node = self.nodes.bind(pod.name, now)
             if pod.node is None:
                 pending += 1
                 continue
@@ -373,7 +375,10 @@ class EksSimulation:
 
     def _new_pod(self, now: float) -> SimPod:
         self._serial += 1
-        pod = SimPod(self._serial, now, np.full(self.settings.parallelism, now))
+        if self._serial >= len(self._free):
+            self._free = np.concatenate([self._free, np.zeros_like(self._free)])
+        self._free[self._serial] = now
+        pod = SimPod(self._serial, now)
         self.pods.append(pod)
         return pod
 
@@ -382,28 +387,30 @@ class EksSimulation:
         self.pods.remove(pod)
         if pod in self._ring:
             self._ring.remove(pod)
+            self._ring_ids = None
         if pod.ready:
-            pod.drained_at = max(now, float(pod.slots.max()))
+            pod.drained_at = max(now, float(self._free[pod.serial].max()))
             self._draining.append(pod)
         else:
             self.nodes.unbind(pod.name)
 
     def _scale_down_nodes(self, now: float) -> None:
         s = self.settings
+        capacity = self.nodes.capacity
         ready_nodes = [n for n in self.nodes.nodes if n.is_ready(now)]
-        for node in list(ready_nodes):
-            others_room = sum(
-                self.nodes.capacity - len(o.pods) for o in ready_nodes if o is not node
-            )
-            used = len(node.pods) * s.cpu_request / s.nodes.allocatable_cpu
-            unneeded = used < s.scale_down_utilization and len(node.pods) <= others_room
+        room = sum(capacity - len(n.pods) for n in ready_nodes)  # free pod slots, Ready nodes
+        for node in ready_nodes:
+            held = len(node.pods)
+            others_room = room - (capacity - held)
+            used = held * s.cpu_request / s.nodes.allocatable_cpu
+            unneeded = used < s.scale_down_utilization and held <= others_room
             if not unneeded or len(self.nodes.nodes) <= self._min_nodes:
                 self._unneeded_since.pop(id(node), None)
                 continue
             since = self._unneeded_since.setdefault(id(node), now)
             if now - since >= (s.scale_down_unneeded_s or 0.0):
                 self._remove_node(node, now)
-                ready_nodes.remove(node)
+                room = others_room - held  # its pods are recreated on the others
 
     def _remove_node(self, node: Node, now: float) -> None:
         """Drain and delete a node (the local NodePool never removes one)."""

@@ -419,7 +419,11 @@ class NewEnvironmentSearch:
 class GatewayThrottle:
     """API Gateway's token bucket (``rate`` per second, ``burst`` at once) in its GCRA form:
     a request conforms if it comes no earlier than the theoretical arrival time less the burst
-    allowance. Runs of conforming requests are checked in one pass; only refusals are stepped."""
+    allowance. Runs of conforming requests are checked in one pass; after a few refusals in a
+    block (the bucket is empty and traffic exceeds the rate) the rest is stepped one request at
+    a time, which is then cheaper than a pass per refusal."""
+
+    DENSE = 8  # refusals in a block after which stepping beats vectorised passes
 
     def __init__(self, rate: float, burst: int) -> None:
         self.interval = 1.0 / rate
@@ -428,8 +432,11 @@ class GatewayThrottle:
 
     def admit(self, t: np.ndarray) -> np.ndarray:
         conform = np.ones(t.size, dtype=bool)
-        position = 0
+        position = refusals = 0
         while position < t.size:
+            if refusals >= self.DENSE:
+                self._step(t, position, conform)
+                break
             rest = t[position:]
             k = np.arange(rest.size)
             # TAT after each request if all from ``position`` conform
@@ -440,9 +447,19 @@ class GatewayThrottle:
             refused = np.flatnonzero(rest < before - self.allowance)
             if refused.size == 0:
                 self._tat = float(tat[-1])
-                return conform
+                break
             r = int(refused[0])
             self._tat = float(before[r])
             conform[position + r] = False
             position += r + 1
+            refusals += 1
         return conform
+
+    def _step(self, t: np.ndarray, position: int, conform: np.ndarray) -> None:
+        tat, interval, allowance = self._tat, self.interval, self.allowance
+        for i, now in enumerate(t[position:].tolist(), start=position):
+            if now < tat - allowance:
+                conform[i] = False
+            else:
+                tat = max(tat, now) + interval
+        self._tat = tat

@@ -112,7 +112,10 @@ def _validate(store: MetricStore, run: LocalRun, seed: int, resamples: int) -> R
         )
     else:
         settings = eks_settings(run)
-        timing = calibration.eks_timing(settings.busy_cpu_cores, parallelism=settings.parallelism)
+        # the run's own service times, at the CPU they were measured on: no scaling
+        timing = calibration.eks_timing(
+            calibration.pod_service_cores, parallelism=settings.parallelism
+        )
         model = EksSimulation(settings, timing, rng, tally)
     labels = run.measure.astype(np.int8)  # index into PHASES
     if run.offsets_s.size:

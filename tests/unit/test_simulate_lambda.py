@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from nlp_bench_pipeline.simulate.distributions import Distribution
-from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings, LambdaSimulation, LambdaTiming
+from nlp_bench_pipeline.simulate.lambda_model import (
+    GatewayThrottle,
+    LambdaSettings,
+    LambdaSimulation,
+    LambdaTiming,
+)
 from nlp_bench_pipeline.simulate.outcomes import Outcome, RequestTally
 from nlp_bench_pipeline.targets.local_lambda.limits import SlidingWindowLimit, TokenBucket
 
@@ -145,6 +150,14 @@ def test_gateway_throttle_refuses_beyond_its_burst_with_429():
 def test_warm_environments_at_start_serve_the_first_requests_warm():
     run = simulate([0.0, 0.0, 0.0], warm_at_start=2)
     assert run.cold.tolist() == [False, False, True]
+
+
+def test_gateway_throttle_under_sustained_overload_is_the_token_bucket():
+    t = np.sort(np.random.default_rng(4).uniform(0, 3.0, 6000))  # 2,000 req/s against 1,000
+    admitted = GatewayThrottle(1000.0, 200).admit(t)
+    bucket = TokenBucket(1000.0, 200, now=-1.0)
+    assert admitted.tolist() == [bucket.try_take(now) for now in t]
+    assert 0.45 < admitted.mean() < 0.6
 
 
 # --- the engine against a plain simulation, request by request ------------------------------
