@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPORT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "docs" / "benchmarks.md"
 HEADER = """# Benchmarks
 
 Written by `make benchmark` (`python -m benchmarks [name ...]`); each section is replaced when its
@@ -43,28 +44,25 @@ def machine() -> dict[str, str]:
         "memory": memory,
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
-        "commit": _git_commit(),
+        "commit": git_commit(),
     }
 
 
-def _git_commit() -> str:
-    """HEAD's short hash, with ``+changes`` when the working tree differs from it."""
-    try:
-        dirty = subprocess.run(
-            # The report itself changes as sections are written: not a change to what is measured.
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{REPORT.name}"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPORT.parent,
-        ).stdout.strip()
+def git_commit(root: Path = ROOT) -> str:
+    """HEAD's short hash, with ``+changes`` when anything measured differs from it.
+
+    Anything under the repository counts — code, benchmarks, the lock, untracked files that are
+    not ignored — except ``docs/``, which the report itself rewrites as sections are written.
+    """
+
+    def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPORT.parent,
-        ).stdout.strip() + ("+changes" if dirty else "")
+            ["git", *args], capture_output=True, text=True, check=True, cwd=root
+        ).stdout.strip()
+
+    try:
+        dirty = git("status", "--porcelain", "--untracked-files=normal", "--", ".", ":!docs")
+        return git("rev-parse", "--short", "HEAD") + ("+changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

@@ -8,6 +8,7 @@ when, the image would.
 from __future__ import annotations
 
 import hashlib
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -75,6 +76,24 @@ def docker_engine() -> str | None:
     return version if probe.returncode == 0 and version else None
 
 
+def host_platform() -> str:
+    """The image platform of this machine (Lambda runs amd64 or arm64 images)."""
+    return "linux/arm64" if platform.machine().lower() in ("aarch64", "arm64") else "linux/amd64"
+
+
+def build_command(model: str, tag: str, image_platform: str) -> list[str]:
+    """``docker buildx build`` as Lambda accepts the result: one platform, no attestations.
+
+    Lambda refuses OCI image indexes, and BuildKit's default provenance (and SBOM) attestations
+    turn a single-platform build into one; ``--load`` keeps the image in the local store.
+    """
+    return [
+        "docker", "buildx", "build", "-f", str(DOCKERFILE), "--platform", image_platform,
+        "--provenance=false", "--sbom=false", "--load",
+        "--build-arg", f"MODEL={model}", "-t", tag, ".",
+    ]  # fmt: skip
+
+
 def build_image(model: str, root: Path, timeout_s: float = 3600) -> ImageBuild:
     """Build and tag the image when an engine is present; otherwise report the context only."""
     digest = context_digest(model, root)
@@ -91,10 +110,7 @@ def build_image(model: str, root: Path, timeout_s: float = 3600) -> ImageBuild:
             note="no Docker engine: context only (docker info found no server)",
         )
     subprocess.run(
-        ["docker", "build", "-f", str(DOCKERFILE), "--build-arg", f"MODEL={model}", "-t", tag, "."],
-        cwd=root,
-        check=True,
-        timeout=timeout_s,
+        build_command(model, tag, host_platform()), cwd=root, check=True, timeout=timeout_s
     )
     image_id = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{.Id}}", tag],

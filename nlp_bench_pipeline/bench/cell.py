@@ -16,11 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
-from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan, Cell
+from nlp_bench_pipeline.bench.warming import time_first_success, warm
 from nlp_bench_pipeline.core.deployments import Deployment
 from nlp_bench_pipeline.core.records import utcnow
 from nlp_bench_pipeline.core.runs import Provenance, RunRecord, RunSummary
@@ -29,9 +28,9 @@ from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.ingest import IngestReport
 from nlp_bench_pipeline.targets.base import Target
-from nlp_bench_pipeline.targets.verification import first_success
 
 Launcher = Callable[[RepetitionPlan], RunSummary]
+WARMING_TIMEOUT_S = 300.0
 Progress = Callable[[str], None]
 
 
@@ -85,6 +84,7 @@ def plan_cell(
         work_dir=work_dir,
         deployment=plan.deployment_spec(cell.target, idle_s=scenario.longest_idle_s),
         provenance=provenance,
+        slo_p99_ms=plan.slo_for(cell.scenario),
     )
 
 
@@ -127,28 +127,33 @@ def _run_repetition(
     if plan.deployment is None:
         raise ValueError(f"run {plan.run_id} has no deployment spec")
     progress(f"deploying {plan.target}")
-    started_at = utcnow()
+    deployed_at, deploy_started = utcnow(), time.monotonic()
     deployment: Deployment | None = None
+    measured: dict[str, Any] = {"deployed_at": deployed_at, "slo_p99_ms": plan.slo_p99_ms}
     warming: dict[str, Any] = {}
     try:
         with target.deployed(plan.deployment) as deployment:
+            first = time_first_success(deployment, deploy_started, WARMING_TIMEOUT_S)
+            measured["time_to_first_success_ms"] = round(first.seconds_since * 1000.0, 3)
+            progress(f"first success {first.seconds_since:.2f} s after the deploy began")
             if plan.scenario.name != "cold_start":  # cold_start measures from the bare deploy
                 progress(f"warming {deployment.endpoint}")
-                warming = warm(target)
+                warming = warm(target, deployment, first, plan.schedule())
             progress(f"load test (warm-up phase first) against {deployment.endpoint}")
             summary = launch(plan.aimed_at(deployment.endpoint))
     except Exception as exc:
         host = {"deployment": deployment.details if deployment else None, "warming": warming}
-        _store_failed_run(plan, target, store, started_at, error=exc, host=host)
+        _store_failed_run(plan, target, store, measured, error=exc, host=host)
         raise
-    events = target.events(since=started_at)
-    samples = target.samples(since=started_at)
+    events = target.events(since=deployed_at)
+    samples = target.samples(since=deployed_at)
     progress(f"writing {summary.rows} rows, {len(events)} events, {len(samples)} samples")
     record = RunRecord.from_summary(
         summary,
         target=plan.target,
         host={"deployment": deployment.details, "warming": warming},
         provenance=plan.provenance,
+        **measured,
     )
     report: IngestReport = store.ingest_run(
         record, request_files=summary.files, events=events, samples=samples
@@ -162,12 +167,13 @@ def _store_failed_run(
     plan: RepetitionPlan,
     target: Target,
     store: MetricStore,
-    started_at: datetime,
+    measured: dict[str, Any],
     *,
     error: BaseException,
     host: dict[str, Any],
 ) -> None:
     """A ``failed`` run row with the platform's events and samples: what went wrong stays."""
+    started_at: datetime = measured["deployed_at"]
     record = RunRecord(
         run_id=plan.run_id,
         series_id=plan.series_id,
@@ -183,7 +189,9 @@ def _store_failed_run(
         dropped=0,
         config=plan.scenario.model_dump(mode="json"),
         host={**host, "error": f"{type(error).__name__}: {error}"},
+        measure_s=plan.measure_s,
         **plan.provenance.model_dump(),
+        **measured,
     )
     store.ingest_run(
         record,
@@ -191,23 +199,3 @@ def _store_failed_run(
         events=target.events(since=started_at),
         samples=target.samples(since=started_at),
     )
-
-
-def warm(target: Target, timeout_s: float = 300) -> dict[str, Any]:
-    """Minimum capacity ready (pods), then one prediction served (a Lambda environment warm).
-
-    A warm scenario must not measure the platform's first cold start; on a slow host a local
-    Lambda cold start can outlast the scenario's own warm-up phase. The warming request is not
-    a row of the run, but its platform events are, so what it was is returned for the record.
-    """
-    started = time.monotonic()
-    deployment = target.wait_ready(timeout_s)
-    with httpx.Client(base_url=deployment.endpoint, timeout=60) as client:
-        response, latency_ms, before = first_success(client, timeout_s=timeout_s)
-    return {
-        "environment_id": response.headers.get(ENVIRONMENT_HEADER),
-        "cold_start_header": response.headers.get(COLD_START_HEADER) == "1",
-        "latency_ms": round(latency_ms, 3),
-        "seconds": round(time.monotonic() - started, 3),
-        "responses_before": dict(before),
-    }

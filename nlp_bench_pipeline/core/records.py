@@ -16,6 +16,8 @@ ALL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s", "aws-lambda"
 LOCAL_TARGETS: tuple[TargetName, ...] = ("local-lambda", "local-k8s")
 # Where readiness gates traffic, so no request waits on an init: scale-out shows as pod events.
 K8S_STYLE_TARGETS: frozenset[str] = frozenset({"local-k8s", "aws-eks"})
+# One request at a time per execution environment; a request finding none idle starts one.
+LAMBDA_STYLE_TARGETS: frozenset[str] = frozenset({"local-lambda", "aws-lambda"})
 EventKind = Literal[
     "init_start",
     "cold_start",

@@ -59,6 +59,18 @@ class RunSummary(BaseModel):
     files: list[str]
     config: dict[str, Any] = Field(description="the resolved scenario config")
     generator_host: dict[str, Any] = Field(description="the machine the runner ran on")
+    generator_tally: dict[str, int] = Field(
+        default_factory=dict,
+        description="the generator's own count per outcome (and sent), kept apart from the rows",
+    )
+    served_model_digests: list[str] = Field(
+        default_factory=list, description="model digests the successful responses named"
+    )
+
+    @property
+    def measure_s(self) -> float:
+        """The measure phase's configured length: what its rates are taken over."""
+        return float(sum(segment["duration_s"] for segment in self.config.get("measure", [])))
 
 
 class RunRecord(BaseModel):
@@ -86,8 +98,15 @@ class RunRecord(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     host: dict[str, Any] = Field(default_factory=dict)
     dagster_run_id: str | None = None
+    deployed_at: datetime | None = Field(None, description="when the deploy of this run began")
+    time_to_first_success_ms: float | None = Field(
+        None, ge=0, description="deploy to the first successful prediction"
+    )
+    measure_s: float | None = Field(None, ge=0, description="the measure phase's length")
+    slo_p99_ms: float | None = Field(None, gt=0, description="the run's p99 bound")
+    generator_tally: dict[str, int] | None = None
 
-    @field_validator("started_at", "finished_at")
+    @field_validator("started_at", "finished_at", "deployed_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -102,10 +121,14 @@ class RunRecord(BaseModel):
         target: str,
         host: dict[str, Any] | None = None,
         provenance: Provenance | None = None,
+        **measured: Any,
     ) -> RunRecord:
         """The record of a finished run: 'complete' only when its counts are consistent.
 
-        ``host`` is merged over the generator's host facts.
+        ``host`` is merged over the generator's host facts; ``measured`` takes the columns the
+        harness measured around the load (``deployed_at``, ``time_to_first_success_ms``,
+        ``slo_p99_ms``). The model digest is the one the responses served when they agree on
+        one, else the provenance's (the artifact's).
         """
         if summary.consistent:
             status: RunStatus = "complete"
@@ -128,6 +151,23 @@ class RunRecord(BaseModel):
             locust_requests=summary.locust_requests,
             dropped=summary.dropped,
             config=summary.config,
-            host={"generator": summary.generator_host, **(host or {})},
-            **(provenance or Provenance()).model_dump(),
+            host={
+                "generator": summary.generator_host,
+                "served_model_digests": summary.served_model_digests,
+                **(host or {}),
+            },
+            **{
+                **(provenance or Provenance()).model_dump(),
+                **served_digest(summary),
+            },
+            measure_s=summary.measure_s,
+            generator_tally=summary.generator_tally or None,
+            **measured,
         )
+
+
+def served_digest(summary: RunSummary) -> dict[str, str]:
+    """``model_digest`` from what was served, when the responses named exactly one."""
+    if len(summary.served_model_digests) == 1:
+        return {"model_digest": summary.served_model_digests[0]}
+    return {}

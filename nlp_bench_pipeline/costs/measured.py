@@ -30,7 +30,7 @@ NORMAL_975 = 1.96
 
 _RUNS = """
 runs AS (
-    SELECT run_id, host FROM latest_runs
+    SELECT run_id, host FROM latest_runs JOIN benchmark_runs USING (run_id)
     WHERE target = $target AND scenario = $scenario AND profile = $profile
 )"""
 
@@ -107,7 +107,10 @@ SELECT stats.*, {_T975}
 FROM stats WHERE repetitions > 0
 """  # noqa: S608 - composed of constants; values are bound
 
-PROFILES_SQL = "SELECT DISTINCT profile FROM latest_runs WHERE target = ? AND scenario = ?"
+PROFILES_SQL = (
+    "SELECT DISTINCT profile FROM latest_runs JOIN benchmark_runs USING (run_id)"
+    " WHERE target = ? AND scenario = ?"
+)
 
 
 @dataclass(frozen=True)

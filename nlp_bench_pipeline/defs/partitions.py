@@ -15,4 +15,3 @@ scenario_partitions = dg.StaticPartitionsDefinition(list(ALL_SCENARIOS))
 cell_partitions = dg.MultiPartitionsDefinition(
     {"target": target_partitions, "scenario": scenario_partitions}
 )
-

@@ -74,6 +74,7 @@ class RepetitionPlan(BaseModel):
     )
     deployment: DeploymentSpec | None = Field(None, description="what the target deploys")
     provenance: Provenance = Field(default_factory=Provenance)
+    slo_p99_ms: float | None = Field(None, gt=0, description="the p99 bound the run is judged by")
 
     @field_validator("host")
     @classmethod
@@ -121,6 +122,11 @@ class RepetitionPlan(BaseModel):
     def aimed_at(self, host: str) -> RepetitionPlan:
         """This plan against a deployed endpoint."""
         return self.model_validate({**self.model_dump(), "host": host})
+
+    @property
+    def measure_s(self) -> float:
+        """The measure phase's configured length: what its rates are taken over."""
+        return float(sum(segment.duration_s for segment in self.scenario.measure))
 
     @property
     def target_host(self) -> str:

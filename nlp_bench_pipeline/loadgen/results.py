@@ -15,6 +15,7 @@ import os
 import platform
 import socket
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from nlp_bench_pipeline.loadgen.repetition import (
     LOCUST_STATS_FILE,
     REQUESTS_GLOB,
     RepetitionPlan,
+    progress_file,
 )
 from nlp_bench_pipeline.loadgen.schedule import PHASES
 
@@ -58,6 +60,7 @@ REQUEST_SCHEMA = pa.schema(
         pa.field("cold_start_header", pa.bool_()),
         pa.field("server_ms", pa.float64()),
         pa.field("input_tokens", pa.int32()),
+        pa.field("model_digest", pa.dictionary(pa.int32(), pa.string())),
         pa.field("payload_tokens", pa.int32(), nullable=False),
     ]
 )
@@ -82,19 +85,38 @@ def classify(status_code: int, error: BaseException | None) -> tuple[str, str | 
     return "connection_error", name
 
 
+@dataclass(frozen=True)
+class BodyFacts:
+    """What a /predict body says about its own serving: time, tokens, and the model served."""
+
+    server_ms: float | None = None
+    input_tokens: int | None = None
+    model_digest: str | None = None
+
+
+def parse_body(body: bytes | None) -> BodyFacts:
+    """``timing.server_ms``, ``timing.input_tokens`` and ``model.digest``, when present."""
+    if not body:
+        return BodyFacts()
+    try:
+        parsed = json.loads(body)
+        timing = parsed.get("timing") or {}
+        model = parsed.get("model") or {}
+    except (ValueError, AttributeError):
+        return BodyFacts()
+    server_ms, tokens = timing.get("server_ms"), timing.get("input_tokens")
+    digest = model.get("digest") if isinstance(model, dict) else None
+    return BodyFacts(
+        server_ms=float(server_ms) if isinstance(server_ms, int | float) else None,
+        input_tokens=int(tokens) if isinstance(tokens, int) else None,
+        model_digest=digest if isinstance(digest, str) else None,
+    )
+
+
 def parse_timing(body: bytes | None) -> tuple[float | None, int | None]:
     """``timing.server_ms`` and ``timing.input_tokens`` of a /predict body, when it has them."""
-    if not body:
-        return None, None
-    try:
-        timing = json.loads(body).get("timing") or {}
-    except (ValueError, AttributeError):
-        return None, None
-    server_ms, tokens = timing.get("server_ms"), timing.get("input_tokens")
-    return (
-        float(server_ms) if isinstance(server_ms, int | float) else None,
-        int(tokens) if isinstance(tokens, int) else None,
-    )
+    facts = parse_body(body)
+    return facts.server_ms, facts.input_tokens
 
 
 def parse_cold_start(value: str | None) -> bool | None:
@@ -130,6 +152,7 @@ class RequestLog:
         self.status_code = np.zeros(n, dtype=np.int16)  # 0 = no HTTP status
         self.server_ms = np.full(n, np.nan)
         self.input_tokens = np.full(n, -1, dtype=np.int32)
+        self.model_digest: list[str | None] = [None] * n
         self.cold_start = np.full(n, -1, dtype=np.int8)  # -1 = no header
         self.error: list[str | None] = [None] * n
         self.environment_id: list[str | None] = [None] * n
@@ -181,9 +204,10 @@ class RequestLog:
         cold = parse_cold_start(header(COLD_START_HEADER))
         self.cold_start[pos] = -1 if cold is None else int(cold)
         if outcome == "ok":
-            server_ms, tokens = parse_timing(body)
-            self.server_ms[pos] = np.nan if server_ms is None else server_ms
-            self.input_tokens[pos] = -1 if tokens is None else tokens
+            facts = parse_body(body)
+            self.server_ms[pos] = np.nan if facts.server_ms is None else facts.server_ms
+            self.input_tokens[pos] = -1 if facts.input_tokens is None else facts.input_tokens
+            self.model_digest[pos] = facts.model_digest
 
     def failed(self, pos: int, *, at: float, error: BaseException) -> None:
         """A request whose sending raised before any response: a connection-level failure."""
@@ -224,6 +248,7 @@ class RequestLog:
             "cold_start_header": pa.array(self.cold_start == 1, mask=self.cold_start < 0),
             "server_ms": pa.array(self.server_ms, mask=np.isnan(self.server_ms)),
             "input_tokens": pa.array(self.input_tokens, mask=self.input_tokens < 0),
+            "model_digest": pa.array(self.model_digest, pa.string()).dictionary_encode(),
             "payload_tokens": pa.array(self.payload_tokens),
         }
         return pa.Table.from_pydict(columns, schema=REQUEST_SCHEMA)
@@ -297,7 +322,20 @@ def summarise(
         files=[str(f) for f in files],
         config=plan.scenario.model_dump(mode="json"),
         generator_host=_generator_host(),
+        generator_tally=dict(
+            progress_counts([progress_file(plan.run_dir, i) for i in range(plan.workers)])
+        ),
+        served_model_digests=_served_digests(table),
     )
+
+
+def _served_digests(table: pa.Table) -> list[str]:
+    """The model digests the successful responses named (normally exactly one)."""
+    if "model_digest" not in table.column_names or table.num_rows == 0:
+        return []
+    ok = table.filter(pc.equal(table["outcome"], "ok"))
+    digests = pc.unique(ok["model_digest"].cast(pa.string())).to_pylist()
+    return sorted(d for d in digests if d)
 
 
 def _generator_host() -> dict[str, Any]:

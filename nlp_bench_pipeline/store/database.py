@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -37,8 +37,19 @@ EXPORTABLE = frozenset(
         "run_errors",
         "latest_runs",
         "scenario_summary",
+        "run_checks",
+        "refused_runs",
     }
 )
+
+
+class CheckVerdict(NamedTuple):
+    """One check's verdict on a run, as ``run_checks`` keeps it."""
+
+    check_name: str
+    blocking: bool
+    passed: bool
+    description: str
 
 
 class StoreError(RuntimeError):
@@ -123,8 +134,8 @@ class MetricStore:
     def latest_complete_runs(self, target: str, scenario: str, profile: str) -> list[str]:
         """Run ids of the latest series in which every repetition completed, by repetition."""
         table = self.query(
-            "SELECT run_id FROM latest_runs WHERE target = ? AND scenario = ? AND profile = ?"
-            " ORDER BY repetition",
+            "SELECT run_id FROM latest_runs JOIN benchmark_runs USING (run_id)"
+            " WHERE target = ? AND scenario = ? AND profile = ? ORDER BY repetition",
             [target, scenario, profile],
         )
         return table.column("run_id").to_pylist()
@@ -149,11 +160,19 @@ class MetricStore:
         return table.column("run_id").to_pylist()
 
     def row_accounting(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Per run: status, scheduled, Locust's count, dropped, rows and distinct ``seq``."""
+        """Per run: status, scheduled, Locust's count, the generator's tally, and the rows:
+        how many, how many distinct ``seq``, how many sent, and how many of each outcome."""
         return self.query(
             """
             SELECT b.run_id, b.status, b.scheduled, b.locust_requests, b.dropped,
-                   count(r.seq) AS rows, count(DISTINCT r.seq) AS distinct_seq
+                   b.generator_tally,
+                   count(r.seq) AS rows, count(DISTINCT r.seq) AS distinct_seq,
+                   count(r.sent_at) AS sent,
+                   count(*) FILTER (WHERE r.outcome = 'ok') AS ok,
+                   count(*) FILTER (WHERE r.outcome = 'http_error') AS http_error,
+                   count(*) FILTER (WHERE r.outcome = 'timeout') AS timeout,
+                   count(*) FILTER (WHERE r.outcome = 'connection_error') AS connection_error,
+                   count(*) FILTER (WHERE r.outcome = 'dropped') AS dropped_rows
             FROM benchmark_runs b LEFT JOIN requests r USING (run_id)
             WHERE list_contains(?, b.run_id)
             GROUP BY ALL ORDER BY b.run_id
@@ -170,6 +189,31 @@ class MetricStore:
             " WHERE ? IS NULL OR s.profile = ? ORDER BY s.target, s.scenario, s.repetition",
             [profile, profile],
         ).to_pylist()
+
+    def record_checks(self, run_ids: Sequence[str], outcomes: Sequence[CheckVerdict]) -> None:
+        """Store each check's verdict on each of ``run_ids`` (a re-check replaces the last)."""
+        rows = [(run_id, *verdict) for run_id in run_ids for verdict in outcomes]
+        if not rows:
+            return
+        with self.connect() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO run_checks"
+                    " (run_id, check_name, blocking, passed, description, checked_at)"
+                    " VALUES (?, ?, ?, ?, ?, current_timestamp)",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def refused_runs(self) -> list[dict[str, Any]]:
+        """Runs a blocking check refused (the summaries leave them out), newest first."""
+        if not self.path.exists():
+            return []
+        return self.query("SELECT * FROM refused_runs").to_pylist()
 
     def scenario_summary(self) -> list[dict[str, Any]]:
         """Mean and 95 % interval over the repetitions of each latest complete series."""

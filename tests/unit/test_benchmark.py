@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.targets.base import DeployedContext
 from nlp_bench_pipeline.targets.events import EventLog, SampleLog
+from tests.fixtures.predict_stub import predict_stub
 
 
 class RecordingTarget(DeployedContext):
@@ -24,7 +26,8 @@ class RecordingTarget(DeployedContext):
 
     name = "local-k8s"
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
         self.log = EventLog("local-k8s")
         self.sample_log = SampleLog()
         self.torn_down = 0
@@ -38,7 +41,7 @@ class RecordingTarget(DeployedContext):
         )
         return Deployment(
             deployment_id="d-1",
-            endpoint="http://127.0.0.1:9",
+            endpoint=self.endpoint,
             target="local-k8s",
             spec=spec,
             started_at=utcnow(),
@@ -61,7 +64,8 @@ class RecordingTarget(DeployedContext):
 
 def test_a_failed_load_test_is_stored_as_a_failed_run_with_its_events(tmp_path: Path) -> None:
     store = MetricStore(tmp_path / "bench.duckdb")
-    target = RecordingTarget()
+    stub = contextlib.ExitStack()
+    target = RecordingTarget(stub.enter_context(predict_stub()))
     plan = BenchmarkPlan(targets=["local-k8s"], scenarios=["cold_start"], profile="smoke")
 
     def exploding_launch(request):
@@ -72,7 +76,7 @@ def test_a_failed_load_test_is_stored_as_a_failed_run_with_its_events(tmp_path: 
         provenance=Provenance(model_id="tiny-distilbert", dagster_run_id="dagster-1"),
         work_dir=tmp_path,
     )  # fmt: skip
-    with pytest.raises(CellFailed, match="Locust exploded"):
+    with stub, pytest.raises(CellFailed, match="Locust exploded"):
         run_cell(repetitions, target, store, launch=exploding_launch, progress=lambda line: None)
     assert target.torn_down == 1
     [run] = store.query("SELECT * FROM benchmark_runs").to_pylist()

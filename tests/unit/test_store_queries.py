@@ -17,9 +17,16 @@ from tests.unit.store_rows import record, row, write_rows
 
 SUMMARY_COLUMNS = [
     "run_id", "target", "scenario", "repetition", "profile", "requests", "ok", "errors",
-    "dropped", "error_rate", "throughput_rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
-    "p50_corrected_ms", "p99_corrected_ms", "send_lateness_p99_ms", "cold_starts",
-    "cold_start_p50_ms",
+    "dropped", "error_rate", "failed_share", "offered_rps", "throughput_rps",
+    "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms",
+    "p50_corrected_ms", "p90_corrected_ms", "p99_corrected_ms", "p999_corrected_ms",
+    "p50_is_failure", "p90_is_failure", "p99_is_failure", "p999_is_failure", "max_is_failure",
+    "p90_too_few", "p99_too_few", "p999_too_few",
+    "p50_ok_ms", "p90_ok_ms", "p99_ok_ms", "p999_ok_ms", "max_ok_ms", "p99_ok_corrected_ms",
+    "platform_requests", "p50_platform_ms", "p99_platform_ms", "host_limited_share",
+    "send_lateness_p99_ms", "time_to_first_success_ms", "cold_starts", "cold_start_p50_ms",
+    "cold_start_init_p50_ms", "cold_start_wait_p50_ms", "scale_out_served",
+    "slo_p99_ms", "slo_met",
 ]  # fmt: skip
 
 
@@ -63,15 +70,35 @@ def test_every_scheduled_measured_request_is_ok_an_error_or_dropped(store, tmp_p
     assert summary["cold_starts"] == 1
 
 
-def test_percentiles_are_computed_in_duckdb_over_successful_requests(store, tmp_path):
+def test_ok_only_percentiles_are_computed_in_duckdb_over_successful_requests(store, tmp_path):
     rows, latencies = mixed_run()
     ingest(store, tmp_path, "r", rows)
     (summary,) = store.summary_rows(["r"])
-    for column, q in [("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99), ("p999_ms", 99.9)]:
+    for column, q in [
+        ("p50_ok_ms", 50),
+        ("p90_ok_ms", 90),
+        ("p99_ok_ms", 99),
+        ("p999_ok_ms", 99.9),
+    ]:
         assert summary[column] == pytest.approx(np.percentile(latencies, q), abs=1e-3), column
-    assert summary["max_ms"] == pytest.approx(latencies.max(), abs=1e-3)
+    assert summary["max_ok_ms"] == pytest.approx(latencies.max(), abs=1e-3)
     corrected = latencies + 1 + np.arange(190) % 3
-    assert summary["p99_corrected_ms"] == pytest.approx(np.percentile(corrected, 99), abs=1e-3)
+    assert summary["p99_ok_corrected_ms"] == pytest.approx(np.percentile(corrected, 99), abs=1e-3)
+
+
+def test_percentiles_count_every_request_with_failures_ranked_slowest(store, tmp_path):
+    rows, latencies = mixed_run()  # 190 ok of 200 measured: ranks 191..200 are failures
+    ingest(store, tmp_path, "r", rows)
+    (summary,) = store.summary_rows(["r"])
+    ranked = np.sort(latencies)
+    assert summary["p50_ms"] == pytest.approx(ranked[100 - 1], abs=1e-3)  # nearest rank 100
+    assert summary["p90_ms"] == pytest.approx(ranked[180 - 1], abs=1e-3)
+    assert summary["p90_is_failure"] is False
+    for column in ("p99_ms", "p999_ms", "max_ms", "p99_corrected_ms"):
+        assert summary[column] is None, column  # 5 % failed: the p99 is a failure
+    assert summary["p99_is_failure"] is True
+    assert summary["max_is_failure"] is True
+    assert summary["failed_share"] == pytest.approx(10 / 200)
 
 
 def test_send_lateness_counts_dropped_requests_as_late_until_a_slot_freed(store, tmp_path):
@@ -82,11 +109,16 @@ def test_send_lateness_counts_dropped_requests_as_late_until_a_slot_freed(store,
     assert summary["send_lateness_p99_ms"] == pytest.approx(800, abs=1)
 
 
-def test_throughput_is_successes_per_second_of_the_measured_window(store, tmp_path):
-    rows = [row(i, latency_ms=10) for i in range(101)]  # intended 0..1.00 s, last done ~1.011 s
-    ingest(store, tmp_path, "r", rows)
+def test_offered_load_and_throughput_are_taken_over_the_configured_phase(store, tmp_path):
+    rows = [row(i, latency_ms=10) for i in range(100)] + [
+        row(100 + i, outcome="http_error", status=500) for i in range(20)
+    ]
+    ingest(store, tmp_path, "r", rows, measure_s=4.0)
     (summary,) = store.summary_rows(["r"])
-    assert summary["throughput_rps"] == pytest.approx(101 / 1.011, rel=1e-3)
+    assert summary["offered_rps"] == pytest.approx(120 / 4.0)
+    assert summary["throughput_rps"] == pytest.approx(100 / 4.0)
+    # Over the configured phase, the successes can never outrun what was offered.
+    assert summary["throughput_rps"] <= summary["offered_rps"]
 
 
 def test_errors_are_broken_down_by_class(store, tmp_path):

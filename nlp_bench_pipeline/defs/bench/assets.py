@@ -15,10 +15,19 @@ from nlp_bench_pipeline.defs.resources import (
 )
 from nlp_bench_pipeline.lib.asset_support import cell_of, enabled_target, latest_materialization
 from nlp_bench_pipeline.lib.tables import markdown_table
+from nlp_bench_pipeline.lib.versions import data_version, source_version
 from nlp_bench_pipeline.loadgen.launch import loadgen_launch, summaries_from_messages
 from nlp_bench_pipeline.loadgen.repetition import SUMMARY_FILE, RepetitionPlan
 
-CODE_VERSION = "1"
+# What a cell's rows depend on: the hall, the load generator, the store, the platforms.
+CODE_VERSION = source_version(
+    "nlp_bench_pipeline/bench",
+    "nlp_bench_pipeline/loadgen",
+    "nlp_bench_pipeline/store",
+    "nlp_bench_pipeline/targets",
+    "nlp_bench_pipeline/core",
+    "nlp_bench_pipeline/client.py",
+)
 ERROR_COLUMNS = ("repetition", "outcome", "status_code", "error", "requests", "share_of_requests")
 SUMMARY_COLUMNS = (
     "repetition",
@@ -26,14 +35,19 @@ SUMMARY_COLUMNS = (
     "ok",
     "errors",
     "dropped",
-    "error_rate",
+    "offered_rps",
     "throughput_rps",
     "p50_ms",
     "p99_ms",
+    "p99_is_failure",
+    "p99_ok_ms",
     "p99_corrected_ms",
-    "send_lateness_p99_ms",
+    "time_to_first_success_ms",
     "cold_starts",
-    "cold_start_p50_ms",
+    "cold_start_init_p50_ms",
+    "cold_start_wait_p50_ms",
+    "host_limited_share",
+    "slo_met",
 )
 
 
@@ -117,16 +131,19 @@ def load_test_run(
             str(exc), metadata={"stored_as": "benchmark_runs rows with status 'failed'"}
         ) from exc
     rows = result.summary_rows
-    context.log.info(
-        "summary: "
-        + "; ".join(
-            f"rep {r['repetition']}: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-            f"{r['errors']} errors, {r['dropped']} dropped"
-            for r in rows
-            if r["p50_ms"] is not None
-        )
-    )
+    context.log.info("summary: " + "; ".join(_summary_line(r) for r in rows))
+    served = sorted({r.record.model_digest or "" for r in result.repetitions})
     return dg.MaterializeResult(
+        # What the rows were measured with: served model, image, code and the scenario itself.
+        data_version=dg.DataVersion(
+            data_version(
+                *served,
+                repetitions[0].provenance.image_digest,
+                CODE_VERSION,
+                repetitions[0].scenario.model_dump_json(),
+                repetitions[0].deployment.model_dump_json() if repetitions[0].deployment else "",
+            )
+        ),
         metadata={
             "profile": plan.profile,
             "run_ids": result.run_ids,
@@ -145,7 +162,16 @@ def load_test_run(
                 )
             ),
             "deployment": dg.MetadataValue.json(result.repetitions[0].deployment.details),
-        }
+        },
+    )
+
+
+def _summary_line(row: dict) -> str:
+    """One repetition in the run log: every-request p99 (or that it is a failure), SLO verdict."""
+    p99 = "a failure" if row["p99_is_failure"] else f"{row['p99_ms'] or 0:.1f} ms"
+    return (
+        f"rep {row['repetition']}: p50 {row['p50_ok_ms'] or 0:.1f} ms (ok), p99 {p99}, "
+        f"{row['errors']} errors, {row['dropped']} dropped, SLO met: {row['slo_met']}"
     )
 
 

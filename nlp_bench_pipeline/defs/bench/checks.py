@@ -18,6 +18,7 @@ from nlp_bench_pipeline.defs.bench.assets import load_test_run
 from nlp_bench_pipeline.defs.partitions import cell_partitions
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig, MetricStoreResource
 from nlp_bench_pipeline.lib.asset_support import cell_of
+from nlp_bench_pipeline.store.database import CheckVerdict
 
 
 def _result(outcome: CheckOutcome, run_ids: list[str]) -> dg.AssetCheckResult:
@@ -34,12 +35,21 @@ def _judge(
     check: Callable[..., CheckOutcome],
     *bound_for: Callable[[str], float],
 ) -> dg.AssetCheckResult:
-    """Apply ``check`` to the partition's latest series, with the scenario's bound if it has one."""
+    """Apply ``check`` to the partition's latest series, with the scenario's bound if it has one.
+
+    The verdict is also stored with the runs (``run_checks``): the summaries run in later Dagster
+    runs, so a blocking check blocks them through the store, which leaves refused runs out.
+    """
     cell = cell_of(context.partition_key)
     store = duckdb.get_store()
     run_ids = store.latest_series(cell.target, cell.scenario)
     bounds = [bound(cell.scenario) for bound in bound_for]
-    return _result(check(store, run_ids, *bounds), run_ids)
+    outcome = check(store, run_ids, *bounds)
+    spec = context.check_specs[0]
+    store.record_checks(
+        run_ids, [CheckVerdict(spec.name, spec.blocking, outcome.passed, outcome.description)]
+    )
+    return _result(outcome, run_ids)
 
 
 @dg.asset_check(

@@ -6,12 +6,16 @@ from nlp_bench_pipeline.artifacts.image import build_image
 from nlp_bench_pipeline.artifacts.model_artifact import describe_model
 from nlp_bench_pipeline.core.processes import code_root
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig
+from nlp_bench_pipeline.lib.versions import source_version
+
+MODEL_VERSION = source_version("inference_service", "nlp_bench_pipeline/artifacts")
+IMAGE_VERSION = source_version("inference_service", "nlp_bench_pipeline/artifacts", "infra/docker")
 
 
 @dg.asset(
     group_name="build",
     kinds={"pytorch", "python"},
-    code_version="1",
+    code_version=MODEL_VERSION,
     description="The configured model, loaded once in a fresh process: source, content digest "
     "(weights + tokenizer + config), parameter count and load time.",
 )
@@ -53,7 +57,7 @@ def model_artifact(
 @dg.asset(
     group_name="build",
     kinds={"docker"},
-    code_version="1",
+    code_version=IMAGE_VERSION,
     deps=[model_artifact],
     description="The service image (one image for Lambda and for pods): the build context's "
     "digest, and a docker build where an engine runs.",

@@ -6,12 +6,20 @@ every benchmark cell deploys its own fresh platform. Cloud targets keep what the
 
 import dagster as dg
 
+from nlp_bench_pipeline.bench.verification import DeploymentNotServing, verify
 from nlp_bench_pipeline.core.records import LOCAL_TARGETS
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.partitions import target_partitions
 from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
-from nlp_bench_pipeline.lib.asset_support import enabled_target
-from nlp_bench_pipeline.targets.verification import DeploymentNotServing, verify
+from nlp_bench_pipeline.lib.asset_support import enabled_target, latest_materialization
+from nlp_bench_pipeline.lib.versions import data_version, source_version
+
+DEPLOY_VERSION = source_version(
+    "nlp_bench_pipeline/targets",
+    "nlp_bench_pipeline/core",
+    "nlp_bench_pipeline/client.py",
+    "nlp_bench_pipeline/bench/verification.py",
+)
 
 
 @dg.asset(
@@ -19,7 +27,7 @@ from nlp_bench_pipeline.targets.verification import DeploymentNotServing, verify
     deps=[model_artifact, service_image],
     group_name="deploy",
     kinds={"python"},
-    code_version="1",
+    code_version=DEPLOY_VERSION,
     pool="nlp_bench_platform",
     description="The service deployed to one target and proven to serve: time from deploy to "
     "the first prediction (readiness or cold start included) and a warm request's latency.",
@@ -46,7 +54,11 @@ def deployment(
         f"{name} served after {check.seconds_to_first_success:.2f} s "
         f"(first request {check.first_latency_ms:.0f} ms, warm {check.warm_latency_ms:.0f} ms)"
     )
+    image = latest_materialization(context.instance, service_image.key).data_version
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(
+            data_version(check.model.get("digest"), image, DEPLOY_VERSION, spec.model_dump_json())
+        ),
         metadata={
             "endpoint": check.deployment.endpoint if name not in LOCAL_TARGETS else "torn down",
             "profile": plan.profile,
@@ -63,5 +75,5 @@ def deployment(
             "events": dg.MetadataValue.json(check.event_counts),
             "model": dg.MetadataValue.json(check.model),
             "details": dg.MetadataValue.json(check.deployment.details),
-        }
+        },
     )

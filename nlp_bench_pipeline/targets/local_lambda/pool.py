@@ -153,6 +153,9 @@ class ExecutionEnvironmentPool:
             "throttle",
             detail={
                 "reason": reason,
+                # AWS would not have throttled here: the limit was lowered to fit this host.
+                "host_limited": reason == "concurrency_limit"
+                and "concurrency_limit" in self.limits.host_limited,
                 "concurrency_limit": self.limits.concurrency_limit,
                 "environments": len(self._fleet),
                 **request_ids(invocation),
@@ -340,6 +343,8 @@ class ExecutionEnvironmentPool:
             init_ms=init_ms,
             detail={
                 "init_wait_ms": round(env.init_wait_ms, 3),
+                # AWS inits every environment at once; a wait for a slot is this host's rationing.
+                "init_slot_host_limited": "max_concurrent_inits" in self.limits.host_limited,
                 "init_type": env.init_type,
                 "attempt": runtime.attempt,
                 **request_ids(invocation),

@@ -1,0 +1,120 @@
+"""What the harness does between deploy and load: time the first success, then warm capacity.
+
+Every run records the time from its deploy to the first successful prediction (the figure a
+cold deploy costs a user). A warm scenario must then not measure cold starts: pods must be
+ready (``Target.wait_ready``), and a Lambda-style target must have as many warm execution
+environments as its arrival schedule needs at once — otherwise the Poisson stream's clusters
+start inits inside the measured phase and the "warm" p99 is a cold one. The schedule itself
+stays fixed and seeded; only the platform is prepared. What was warmed is returned for the
+run's record.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import numpy as np
+
+from inference_service.contract import ENVIRONMENT_HEADER, PREDICT_PATH
+from nlp_bench_pipeline.bench.verification import (
+    FIRST_SUCCESS_POLICY,
+    PROBE_BODY,
+    FirstSuccess,
+    first_success,
+)
+from nlp_bench_pipeline.client import send
+from nlp_bench_pipeline.core.deployments import Deployment
+from nlp_bench_pipeline.core.records import LAMBDA_STYLE_TARGETS
+from nlp_bench_pipeline.loadgen.schedule import ArrivalSchedule
+from nlp_bench_pipeline.targets.base import Target
+
+# A request's service time is doubled for the warming window: headroom for the spread of
+# service times and for a request that lands just as another finishes.
+SERVICE_TIME_HEADROOM = 2.0
+MIN_SERVICE_MS = 20.0
+WARMING_ROUNDS = 3
+
+
+def time_first_success(deployment: Deployment, since: float, timeout_s: float) -> FirstSuccess:
+    """Deploy began at ``since`` (monotonic): probe until the first success and time it."""
+    with httpx.Client(base_url=deployment.endpoint, timeout=60) as client:
+        return first_success(client, since=since, timeout_s=timeout_s)
+
+
+def concurrent_need(schedule: ArrivalSchedule, service_ms: float) -> int:
+    """The most requests the schedule has in flight at once if each takes ``service_ms``.
+
+    Arrivals within one service time of each other need an environment each (one request at a
+    time per Lambda environment).
+    """
+    offsets = np.sort(schedule.offsets_s)
+    if len(offsets) == 0:
+        return 0
+    window_s = max(service_ms, MIN_SERVICE_MS) * SERVICE_TIME_HEADROOM / 1000.0
+    starts = np.searchsorted(offsets, offsets - window_s, side="right")
+    return int(np.max(np.arange(len(offsets)) - starts + 1))
+
+
+def warm(
+    target: Target,
+    deployment: Deployment,
+    first: FirstSuccess,
+    schedule: ArrivalSchedule,
+    *,
+    timeout_s: float = 300,
+) -> dict[str, Any]:
+    """Minimum capacity ready, and on Lambda-style targets the environments the schedule needs.
+
+    The warming requests are not rows of the run; their platform events are, so what they were
+    is returned for the record.
+    """
+    started = time.monotonic()
+    target.wait_ready(timeout_s)
+    warmed: dict[str, Any] = {
+        "first_environment_id": first.environment_id,
+        "first_cold_start_header": first.cold_start_header,
+        "first_latency_ms": round(first.latency_ms, 3),
+        "responses_before_first": first.seen_before,
+    }
+    if target.name in LAMBDA_STYLE_TARGETS:
+        service_ms = float(first.response.json().get("timing", {}).get("server_ms") or 0.0)
+        limit = deployment.details.get("limits", {}).get("concurrency_limit")
+        need = concurrent_need(schedule, service_ms)
+        wanted = min(need, limit) if limit else need
+        environments = _open_environments(deployment, wanted, {first.environment_id}, timeout_s)
+        warmed |= {
+            "service_ms": round(service_ms, 3),
+            "environments_needed": need,
+            "environments_wanted": wanted,
+            "environments_warm": len(environments),
+        }
+    warmed["seconds"] = round(time.monotonic() - started, 3)
+    return warmed
+
+
+def _open_environments(
+    deployment: Deployment, wanted: int, warm: set[str], timeout_s: float
+) -> set[str]:
+    """Send overlapping predictions until ``wanted`` distinct environments have served one.
+
+    Requests sent together find the warm environments busy, so each extra one starts an
+    environment (a cold start, retried through the gateway's timeout if it must be).
+    """
+    environments = set(warm)
+    policy = FIRST_SUCCESS_POLICY.model_copy(update={"budget_s": timeout_s})
+    with httpx.Client(base_url=deployment.endpoint, timeout=60) as client:
+
+        def predict(_: int) -> str:
+            result = send(client, "POST", PREDICT_PATH, json=PROBE_BODY, policy=policy)
+            return result.raise_for_failure().headers.get(ENVIRONMENT_HEADER, "")
+
+        for _ in range(WARMING_ROUNDS):
+            if len(environments) >= wanted:
+                break
+            width = wanted  # every environment busy at once, so the missing ones must start
+            with ThreadPoolExecutor(max_workers=width) as pool:
+                environments |= set(pool.map(predict, range(width)))
+    return environments
