@@ -1,21 +1,50 @@
 """``nlp-bench bench``: the whole pipeline through Dagster, one run per stage and per cell.
 
 The runs execute one after another in the project's ``DAGSTER_HOME``, so every run shows in the
-UI afterwards; then a summary table is printed.
+UI afterwards; then a summary table is printed. What can go wrong is handled before or as it
+happens (issue 17, docs/reliability.md):
+
+- every setting is checked first (``preflight.py``): a bad one is one line and exit 2, before the
+  Dagster home, the DuckDB file or any process is touched;
+- runs left behind by a killed earlier ``bench`` (owner process gone) are marked failed and their
+  pool slots freed, so they cannot block this one; each run here carries this process's
+  identity in its tags, so a later ``bench`` can do the same for it;
+- a failed build stops everything with one line (nothing would work without the model); a
+  failed deployment skips that target's cells; a failed cell does not stop the others, and the
+  summaries still run over the good ones;
+- SIGINT or SIGTERM stops the command, even while a run waits for a pool slot.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import select
+import signal
 import sys
+import threading
 import time
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from nlp_bench_pipeline.cli.dagster_home import ensure_dagster_home
+from nlp_bench_pipeline.cli.dagster_home import (
+    ensure_dagster_home,
+    owner_tags,
+    recover_abandoned_runs,
+)
+from nlp_bench_pipeline.cli.preflight import PreflightFailed, preflight
 from nlp_bench_pipeline.cli.results import print_summary
+from nlp_bench_pipeline.core.processes import ProcessIdentity
 from nlp_bench_pipeline.loadgen.scenarios import PROFILES
-from nlp_bench_pipeline.settings import get_pipeline_settings
 from nlp_bench_pipeline.store.database import MetricStore
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, ExecuteInProcessResult
+
+PROG = "nlp-bench bench"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _apply_options(args: argparse.Namespace) -> None:
     """Command-line options become the NLP_BENCH_* defaults the resources are built from."""
+    from nlp_bench_pipeline.settings import get_pipeline_settings
+
     for option, variable in (
         ("profile", "NLP_BENCH_PROFILE"),
         ("targets", "NLP_BENCH_TARGETS"),
@@ -44,54 +75,240 @@ def _apply_options(args: argparse.Namespace) -> None:
     get_pipeline_settings.cache_clear()
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One Dagster run of ``bench``: a job, and the partition it materialises."""
+
+    job: str
+    partition: str | None = None
+    target: str | None = None  # the target a deploy or cell stage belongs to
+
+    @property
+    def label(self) -> str:
+        return self.job + (f" [{self.partition}]" if self.partition else "")
+
+
 def bench_command(args: argparse.Namespace) -> int:
-    """Build, deploy each target, run every enabled cell, summarise; one Dagster run each."""
+    """Check, build, deploy each target, run every enabled cell, summarise; one run each."""
     _apply_options(args)
+    try:
+        checked = preflight()
+    except PreflightFailed as failed:
+        for problem in failed.problems:
+            print(f"{PROG}: {problem}", file=sys.stderr)
+        return 2
     home = ensure_dagster_home()
     import dagster as dg
 
-    from nlp_bench_pipeline.definitions import defs
-
-    plan = defs.resources["bench"].plan()
     instance = dg.DagsterInstance.get()
+    for line in recover_abandoned_runs(instance):
+        print(f"{PROG}: {line}", flush=True)
+    plan = checked.plan
     print(
         f"nlp-bench: {len(plan.cells())} cells, profile {plan.profile}, model {plan.model}, "
         f"Dagster home {home}",
         flush=True,
     )
-    started = time.monotonic()
-    stages: list[tuple[str, str | None]] = [("build", None)]
+    stages = [Stage("build")]
     if not args.skip_deploy:
-        stages += [("deploy", target) for target in plan.targets]
+        stages += [Stage("deploy", target, target) for target in plan.targets]
     stages += [
-        ("benchmark_cell", str(dg.MultiPartitionKey({"target": c.target, "scenario": c.scenario})))
+        Stage(
+            "benchmark_cell",
+            str(dg.MultiPartitionKey({"target": c.target, "scenario": c.scenario})),
+            c.target,
+        )
         for c in plan.cells()
     ]
-    stages.append(("summaries", None))
-    failures, unmet = [], []
-    for job_name, partition in stages:
-        label = job_name + (f" [{partition}]" if partition else "")
-        print(f"==> {label}", flush=True)
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition, raise_on_error=False
+    stages.append(Stage("summaries"))
+    started = time.monotonic()
+    with StageInterrupts(instance) as interrupts:
+        try:
+            outcome = _run_stages(stages, instance, interrupts)
+        except KeyboardInterrupt:
+            outcome = Outcome(128 + (interrupts.received or signal.SIGINT), summarise=False)
+    if outcome.code > 128:
+        print(f"{PROG}: interrupted; later stages were not run", file=sys.stderr)
+    if outcome.summarise:
+        db = checked.settings.db
+        print_summary(MetricStore(db).latest_summary_rows(plan.profile))
+        print(f"\nDuckDB file: {db}")
+        elapsed = time.monotonic() - started
+        print(f"Runs: `make ui`, then http://127.0.0.1:3000/runs  ({elapsed:.0f} s)")
+    return outcome.code
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How ``bench`` ends: its exit code, and whether there are results to summarise."""
+
+    code: int
+    summarise: bool = True
+
+
+def _run_stages(
+    stages: list[Stage], instance: DagsterInstance, interrupts: StageInterrupts
+) -> Outcome:
+    """Run ``stages`` in order under the stop rules (see the module's docstring)."""
+    from nlp_bench_pipeline.definitions import defs
+
+    tags = owner_tags(ProcessIdentity.current())
+    failures: list[str] = []
+    unmet: list[str] = []
+    broken_targets: set[str] = set()
+    for stage in stages:
+        if stage.job == "benchmark_cell" and stage.target in broken_targets:
+            print(f"==> {stage.label}\n    skipped: {stage.target} did not deploy", flush=True)
+            failures.append(f"{stage.label} (skipped)")
+            continue
+        print(f"==> {stage.label}", flush=True)
+        run_id = str(uuid.uuid4())
+        interrupts.run_id = run_id
+        result = defs.resolve_job_def(stage.job).execute_in_process(
+            instance=instance,
+            partition_key=stage.partition,
+            raise_on_error=False,
+            run_id=run_id,
+            tags=tags,
         )
+        interrupts.run_id = None
+        if interrupts.received:
+            return Outcome(128 + interrupts.received, summarise=False)
         failed_checks = sorted(
             e.check_name for e in result.get_asset_check_evaluations() if not e.passed
         )
         verdict = "ok" if result.success else "FAILED"
         if failed_checks:
             verdict += f" (not met: {', '.join(failed_checks)})"
-            unmet.append(f"{partition}: {', '.join(failed_checks)}")
+            unmet.append(f"{stage.partition}: {', '.join(failed_checks)}")
         print(f"    {verdict}  run {result.run_id}", flush=True)
-        if not result.success:
-            failures.append(label)
-    print_summary(MetricStore(get_pipeline_settings().db).latest_summary_rows(plan.profile))
+        if result.success:
+            continue
+        reason = failure_line(result)
+        if stage.job == "build":
+            print(f"{PROG}: the build failed, so nothing else ran: {reason}", file=sys.stderr)
+            return Outcome(1, summarise=False)
+        if stage.job == "deploy" and stage.target:
+            broken_targets.add(stage.target)
+        print(f"    {reason}", flush=True)
+        failures.append(stage.label)
     if unmet:
         # Error-rate and SLO bounds are results, not faults: reported, not a failed command.
         print("\nBounds not met (checks): " + "; ".join(unmet))
-    print(f"\nDuckDB file: {get_pipeline_settings().db}")
-    print(f"Runs: `make ui`, then http://127.0.0.1:3000/runs  ({time.monotonic() - started:.0f} s)")
     if failures:
         print(f"failed: {'; '.join(failures)}", file=sys.stderr)
-        return 1
-    return 0
+        return Outcome(1)
+    return Outcome(0)
+
+
+def failure_line(result: ExecuteInProcessResult) -> str:
+    """What made a run fail, in one line: the step and its error (the root cause's message)."""
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        if data is None or data.error is None:
+            continue
+        error = data.error
+        while error.cause is not None:
+            error = error.cause
+        return f"{event.step_key}: {error.cls_name}: {_one_line(error.message)}"
+    failure = result.get_run_failure_event()
+    return _one_line(failure.message or "the run failed") if failure else "the run failed"
+
+
+def _one_line(message: str) -> str:
+    """The first line of a message and, for a multi-line one, its last (the child's error)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+
+
+class StageInterrupts:
+    """SIGINT and SIGTERM stop ``bench``, even while a run waits for a pool slot.
+
+    Inside ``execute_in_process`` Dagster keeps a signal that arrives outside a step for the next
+    step to raise — which a run waiting for a pool slot never reaches, so such a run ignored
+    both (issue 17). Every signal is also seen here: the interpreter's C handler writes it to
+    ``signal.set_wakeup_fd`` whatever Python handler Dagster has installed. If the run is still
+    waiting for a slot a moment later, nothing of it has started: it is marked canceled, its
+    claims freed, and the process exits. A signal during a step interrupts the step as Dagster
+    does (its platform is torn down); ``received`` then makes ``bench`` stop after that run.
+    Between runs SIGTERM, like SIGINT, raises ``KeyboardInterrupt``.
+    """
+
+    GRACE_S = 2.0
+
+    def __init__(self, instance: DagsterInstance) -> None:
+        self.instance = instance
+        self.run_id: str | None = None
+        self.received: int | None = None
+        self._signal_read, self._signal_write = os.pipe()
+        self._stop_read, self._stop_write = os.pipe()
+        os.set_blocking(self._signal_write, False)
+        self._watcher = threading.Thread(target=self._watch, name="stage-interrupts", daemon=True)
+        self._previous: tuple[int, Any] = (-1, None)
+
+    def __enter__(self) -> StageInterrupts:
+        self._previous = (
+            signal.set_wakeup_fd(self._signal_write, warn_on_full_buffer=False),
+            signal.signal(signal.SIGTERM, signal.default_int_handler),
+        )
+        self._watcher.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        wakeup_fd, term_handler = self._previous
+        signal.set_wakeup_fd(wakeup_fd)
+        signal.signal(signal.SIGTERM, term_handler)
+        os.write(self._stop_write, b"x")
+        self._watcher.join()
+        for fd in (self._signal_read, self._signal_write, self._stop_read, self._stop_write):
+            os.close(fd)
+
+    def _watch(self) -> None:
+        while True:
+            readable, _, _ = select.select([self._signal_read, self._stop_read], [], [])
+            if self._stop_read in readable:
+                return
+            for signum in os.read(self._signal_read, 64):
+                if signum in (signal.SIGINT, signal.SIGTERM):
+                    self.received = signum
+                    self._stop_if_blocked(signum)
+
+    def _stop_if_blocked(self, signum: int) -> None:
+        deadline = time.monotonic() + self.GRACE_S
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if self.run_id is None:
+                return
+        run_id = self.run_id
+        if run_id is None or not self._waits_for_slot(run_id):
+            return
+        run = self.instance.get_run_by_id(run_id)
+        if run is not None:
+            self.instance.report_run_canceled(
+                run, f"{PROG} was interrupted while this run waited for a pool slot"
+            )
+        self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        print(
+            f"{PROG}: interrupted while run {run_id} waited for a pool slot; "
+            "it is canceled and nothing of it started",
+            file=sys.stderr,
+            flush=True,
+        )
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(128 + signum)
+
+    def _waits_for_slot(self, run_id: str) -> bool:
+        storage = self.instance.event_log_storage
+        for key in storage.get_concurrency_keys():
+            info = storage.get_concurrency_info(key)
+            if run_id in info.pending_run_ids and run_id not in info.active_run_ids:
+                return True
+        return False

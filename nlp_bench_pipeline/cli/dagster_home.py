@@ -1,15 +1,34 @@
-"""The project's Dagster home, created on first use with the instance settings we need."""
+"""The project's Dagster home: created on first use, and kept free of runs nobody owns.
+
+A run of ``nlp-bench bench`` executes in the command's own process. If that process dies without
+unwinding — kill -9, the OOM killer, a reboot — Dagster never hears of it: the run stays
+``STARTED`` and keeps the ``nlp_bench_platform`` pool's only slot, and every later run waits for
+that slot for ever. So each run carries its owner's identity in its tags (pid, host, process start
+time: :func:`owner_tags`), and before a new benchmark starts, :func:`recover_abandoned_runs`
+marks the runs whose owner is gone as failed and frees what they hold — never for a live owner,
+and never for a run of another host, which this one cannot judge. Runs the daemon launches are
+watched by Dagster's own run monitoring (``dagster.yaml``).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from nlp_bench_pipeline.core.processes import ProcessIdentity
 from nlp_bench_pipeline.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
 DEFAULT_HOME = PROJECT_ROOT / ".dagster_home"
+OWNER_PID_TAG = "nlp-bench/owner-pid"
+OWNER_HOST_TAG = "nlp-bench/owner-host"
+OWNER_STARTED_TAG = "nlp-bench/owner-started"
 
 
 def ensure_dagster_home() -> Path:
@@ -31,3 +50,63 @@ def ensure_dagster_home() -> Path:
         with DagsterInstance.get():
             pass
     return home
+
+
+def owner_tags(owner: ProcessIdentity) -> dict[str, str]:
+    """Run tags naming the process that executes the run."""
+    return {
+        OWNER_PID_TAG: str(owner.pid),
+        OWNER_HOST_TAG: owner.host,
+        OWNER_STARTED_TAG: repr(owner.started_at),
+    }
+
+
+def owner_of(tags: Mapping[str, str]) -> ProcessIdentity | None:
+    """The owner a run's tags name, or None for a run without (or with mangled) owner tags."""
+    try:
+        return ProcessIdentity(
+            int(tags[OWNER_PID_TAG]), tags[OWNER_HOST_TAG], float(tags[OWNER_STARTED_TAG])
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def recover_abandoned_runs(instance: DagsterInstance) -> list[str]:
+    """Fail every unfinished run whose owner process is gone and free its pool slots.
+
+    Also frees slots still held by runs that have finished (a run marked failed from outside
+    keeps its slots: ``report_run_failed`` does not free them). Returns one line per run dealt
+    with, for the person who started the new benchmark.
+    """
+    from dagster import DagsterRunStatus, RunsFilter
+
+    unfinished = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    storage = instance.event_log_storage
+    lines = []
+    for record in instance.get_run_records(filters=RunsFilter(statuses=unfinished)):
+        run = record.dagster_run
+        owner = owner_of(run.tags)
+        if owner is None or owner.state() != "gone":
+            continue
+        instance.report_run_failed(
+            run,
+            f"its owner, process {owner.pid} on {owner.host}, is gone (killed or crashed): "
+            "marked failed by nlp-bench bench before starting a new benchmark",
+        )
+        storage.free_concurrency_slots_for_run(run.run_id)
+        lines.append(
+            f"run {run.run_id} ({run.job_name}): its process {owner.pid} is gone; "
+            "marked failed and its pool slots freed"
+        )
+    for run_id in sorted(storage.get_concurrency_run_ids()):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            storage.free_concurrency_slots_for_run(run_id)
+            lines.append(f"run {run_id}: had finished but still held a pool slot; freed")
+    return lines

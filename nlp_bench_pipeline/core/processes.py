@@ -4,25 +4,41 @@ Every child runs in its own session (process group), so a stop reaches the grand
 carries ``NLP_BENCH_OWNER=<deployment id>`` in its environment, so orphans can be found by
 scanning processes even after they were re-parented to init (psutil's tree no longer sees them).
 Output goes to a log file per process, never to a pipe nobody drains.
+
+A child gets only what it needs from its parent's environment (issue 17): an allowlist
+(:class:`PassedEnvironment`) names the variables it may take, so the operator's AWS keys or API
+tokens never reach a function, a pod or the load generator; what the child must see beyond that
+its starter passes as ``env``. A child can also be told to die with its parent
+(``die_with_parent``), so a killed pipeline leaves no runtime, pod or Locust behind, and a process
+can watch its own parent (:func:`signal_when_parent_exits`) when its starter cannot set that up.
+:class:`ProcessIdentity` names a process across time (pid, host, start time), so a record of an
+owner can later tell a dead owner from a live one even when the pid has been reused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import importlib.util
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import psutil
 
 OWNER_ENV = "NLP_BENCH_OWNER"
+# prctl(2): the signal the kernel sends a process when the thread that started it exits.
+PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -35,6 +51,145 @@ def free_port(host: str = "127.0.0.1") -> int:
 def python_command(*args: str) -> list[str]:
     """Run something with the interpreter (and virtual environment) this process uses."""
     return [sys.executable, *args]
+
+
+@dataclass(frozen=True)
+class PassedEnvironment:
+    """The parent's variables a child may take: exact names and name prefixes (an allowlist)."""
+
+    names: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+
+    def plus(self, *names: str) -> PassedEnvironment:
+        return PassedEnvironment(self.names | frozenset(names), self.prefixes)
+
+    def admits(self, name: str) -> bool:
+        return name in self.names or name.startswith(self.prefixes)
+
+    def take(self, parent: Mapping[str, str]) -> dict[str, str]:
+        """The admitted part of ``parent``."""
+        return {name: value for name, value in parent.items() if self.admits(name)}
+
+
+# What any process needs to start, find its files and speak the user's locale; nothing that
+# authenticates anyone. The virtual environment needs no variable: the interpreter finds it.
+PROCESS_ESSENTIALS = PassedEnvironment(
+    frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR"}), ("LC_",)
+)
+# Where a model's files already are, so a function or pod neither regenerates the synthetic
+# weights nor downloads hub weights again (the hub's token, HF_TOKEN, is not among them).
+MODEL_FILES = PROCESS_ESSENTIALS.plus(
+    "NLP_BENCH_MODEL_CACHE", "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE"
+)
+
+
+def child_environment(
+    parent: Mapping[str, str],
+    inherit: bool | PassedEnvironment,
+    env: Mapping[str, str] | None,
+    owner: str,
+) -> dict[str, str]:
+    """A child's whole environment: what ``inherit`` takes from ``parent``, ``env``, the tag.
+
+    ``inherit`` is an allowlist, or ``True`` for the parent's whole environment (only the
+    orchestrator's own tools, such as ``dg dev``, which need the operator's credentials), or
+    ``False`` for nothing of it.
+    """
+    if inherit is True:
+        base = dict(parent)
+    elif inherit is False:
+        base = {}
+    else:
+        base = inherit.take(parent)
+    return {**base, **(env or {}), OWNER_ENV: owner}
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _death_signal_hook(sig: signal.Signals, parent_pid: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets ``sig`` when its starter goes, even by SIGKILL.
+
+    The kernel sends it when the *thread* that forked the child exits, so start such children
+    from a thread that lives as long as they should (the main thread, or a platform's event-loop
+    thread). A parent that died before the hook ran is caught by comparing the parent pid.
+    """
+    libc = _libc()  # loaded before the fork, so the child only calls it
+
+    def hook() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), sig)
+
+    return hook
+
+
+@contextlib.contextmanager
+def signal_when_parent_exits(sig: signal.Signals = signal.SIGTERM) -> Iterator[None]:
+    """While inside, send ``sig`` to this process as soon as its parent process exits.
+
+    For a process whose starter cannot ask for a death signal (the load generator under Dagster
+    Pipes): a thread waits on a pidfd of the parent, so it wakes exactly when the parent process
+    exits — not when one of its threads does, and never while the parent lives. Leaving the
+    block stops the watch.
+    """
+    parent = os.getppid()
+    pidfd = os.pidfd_open(parent)
+    stop_read, stop_write = os.pipe()
+
+    def watch() -> None:
+        readable, _, _ = select.select([pidfd, stop_read], [], [])
+        if pidfd in readable:
+            os.kill(os.getpid(), sig)
+
+    watcher = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    watcher.start()
+    try:
+        if os.getppid() != parent:  # gone before the pidfd was opened (its pid may be reused)
+            os.kill(os.getpid(), sig)
+        yield
+    finally:
+        os.write(stop_write, b"x")
+        watcher.join()
+        for fd in (pidfd, stop_read, stop_write):
+            os.close(fd)
+
+
+OwnerState = Literal["alive", "gone", "elsewhere"]
+# The kernel counts a process's start in clock ticks (10 ms): the same process always reads the
+# same start time, a process that reused its pid reads a later one.
+START_TIME_TOLERANCE_S = 0.05
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """One process across time: its pid, its host, and when it started (pids are reused)."""
+
+    pid: int
+    host: str
+    started_at: float  # epoch seconds, as psutil reports the process's creation
+
+    @classmethod
+    def current(cls) -> ProcessIdentity:
+        return cls(os.getpid(), socket.gethostname(), psutil.Process().create_time())
+
+    def state(self) -> OwnerState:
+        """``alive`` (this very process runs), ``gone`` (died, or its pid now names another
+        process) or ``elsewhere`` (another host: this one cannot tell)."""
+        if self.host != socket.gethostname():
+            return "elsewhere"
+        try:
+            process = psutil.Process(self.pid)
+            started = process.create_time()
+            zombie = process.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return "gone"
+        except psutil.Error:  # exists, but not ours to inspect: assume it lives
+            return "alive"
+        same = abs(started - self.started_at) <= START_TIME_TOLERANCE_S
+        return "alive" if same and not zombie else "gone"
 
 
 @dataclass
@@ -56,16 +211,22 @@ class ChildProcess:
         env: Mapping[str, str] | None = None,
         log_dir: Path | None,
         cwd: Path | None = None,
-        inherit_env: bool = True,
+        inherit_env: bool | PassedEnvironment = True,
+        die_with_parent: signal.Signals | None = None,
     ) -> ChildProcess:
-        """Start ``command`` with ``env`` and the owner tag (over the parent's environment).
+        """Start ``command`` with ``env`` over what it inherits (see :func:`child_environment`).
 
-        With ``inherit_env=False`` the child gets ``env`` and the owner tag only. Output goes
-        to ``<log_dir>/<name>.log``; with ``log_dir=None`` it goes to this process's own stdout
-        and stderr (a command a person watches).
+        ``inherit_env`` is the allowlist of the parent's variables the child takes (``True``:
+        all of them, for the orchestrator's own tools; ``False``: none). With
+        ``die_with_parent`` the child gets that signal when the calling thread's process goes
+        (see :func:`_death_signal_hook`). Output goes to ``<log_dir>/<name>.log``; with
+        ``log_dir=None`` it goes to this process's own stdout and stderr (a command a person
+        watches).
         """
-        base = os.environ if inherit_env else {}
-        child_env = {**base, **(env or {}), OWNER_ENV: owner}
+        child_env = child_environment(os.environ, inherit_env, env, owner)
+        preexec = (
+            None if die_with_parent is None else _death_signal_hook(die_with_parent, os.getpid())
+        )
         log_path = None
         with contextlib.ExitStack() as stack:
             output: dict[str, object] = {}
@@ -80,6 +241,7 @@ class ChildProcess:
                 stdin=subprocess.DEVNULL,
                 cwd=cwd,
                 start_new_session=True,
+                preexec_fn=preexec,  # prctl and getppid only: takes no lock
                 **output,  # type: ignore[arg-type]
             )
         return cls(name=name, popen=popen, log_path=log_path)

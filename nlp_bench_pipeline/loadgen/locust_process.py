@@ -5,12 +5,18 @@ gevent, which breaks threads, asyncio and boto3 in whatever process does it. The
 ``ChildProcess`` (own session, owner tag, output to ``locust.log`` in the run directory, never a
 pipe nobody drains); whatever way this module's wait is left — the run's deadline, an exception,
 SIGTERM from whoever runs us — the whole process group dies with it, so a cancelled run never
-leaves Locust sending.
+leaves Locust sending. Should this process die without unwinding (SIGKILL), Locust's master gets
+SIGTERM from the kernel (a parent-death signal) and stops its workers itself.
+
+Locust gets the plan's path and what a process needs (``PROCESS_ESSENTIALS``), nothing else of
+this process's environment: no credentials, no Dagster Pipes variables. Every listener it opens
+is on 127.0.0.1 unless the spread flags bind the master elsewhere (``--expect-workers`` with
+``--master-bind-host``): with ``--processes N`` Locust's own default would be every interface.
 """
 
 from __future__ import annotations
 
-import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nlp_bench_pipeline.core.processes import ChildProcess
+from nlp_bench_pipeline.core.processes import PROCESS_ESSENTIALS, ChildProcess
 from nlp_bench_pipeline.core.runs import RunSummary
 from nlp_bench_pipeline.loadgen.repetition import (
     LOCUST_LOG_FILE,
@@ -35,8 +41,8 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PROGRESS_EVERY_S = 5.0
 # Beyond the plan's own deadline (which already allows for the last timeout): Locust start-up.
 KILL_GRACE_S = 30.0
-PIPES_ENV_PREFIX = "DAGSTER_PIPES_"
 KILLED_PAST_DEADLINE = -9
+LOOPBACK = "127.0.0.1"
 
 
 def locust_command(plan: RepetitionPlan, spread: Sequence[str]) -> list[str]:
@@ -57,6 +63,9 @@ def locust_command(plan: RepetitionPlan, spread: Sequence[str]) -> list[str]:
         "--exit-code-on-error=0",  # failed requests are data, not a failed run
         "--only-summary",
         "--loglevel=WARNING",
+        # The master of --processes N listens for its workers; a later flag in ``spread``
+        # (--expect-workers with --master-bind-host) is the one that counts.
+        f"--master-bind-host={LOOPBACK}",
         *spread,
     ]
 
@@ -78,10 +87,8 @@ def worker_command(master_host: str, master_port: int, processes: int) -> list[s
 
 
 def locust_env(plan_path: Path) -> dict[str, str]:
-    """The parent's environment without Dagster Pipes' variables, plus the plan's path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PIPES_ENV_PREFIX)}
-    env[PLAN_ENV] = str(plan_path)
-    return env
+    """What Locust is given beyond ``PROCESS_ESSENTIALS``: the plan's path."""
+    return {PLAN_ENV: str(plan_path)}
 
 
 def run_plan(
@@ -131,7 +138,8 @@ def supervise(
         owner=f"loadgen-{plan.run_id}",
         env=locust_env(plan.run_dir / PLAN_FILE),
         log_dir=plan.run_dir,
-        inherit_env=False,
+        inherit_env=PROCESS_ESSENTIALS,
+        die_with_parent=signal.SIGTERM,
     )
     started = time.monotonic()
     try:

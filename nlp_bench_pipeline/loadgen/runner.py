@@ -5,6 +5,11 @@ This is what Dagster launches (``PipesSubprocessClient`` now, ``PipesK8sClient``
 with ``run --host … --scenario …``, which resolves the plans here. It imports only
 ``dagster_pipes`` of Dagster (``reporting.py``); Locust runs as a supervised child
 (``locust_process.py``).
+
+A run or a worker stops when its parent process exits (a killed pipeline): the parent's exit
+becomes SIGTERM here, which unwinds the run and kills Locust's process group, so nothing goes on
+sending to a platform nobody measures. While the parent lives nothing changes: every scheduled
+request still gets its row.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 import yaml
 
 from inference_service.contract import PREDICT_PATH
+from nlp_bench_pipeline.core.processes import signal_when_parent_exits
 from nlp_bench_pipeline.core.runs import RunSummary
 from nlp_bench_pipeline.loadgen.locust_process import run_plan, supervise, worker_command
 from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan, endpoint_url
@@ -121,7 +127,7 @@ def main(argv: Sequence[str] | None = None, *, default_work_dir: Path | None = N
     except (ScenarioError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with open_reporter() as reporter:
+    with signal_when_parent_exits(), open_reporter() as reporter:
         if args.command == "worker":
             return run_worker(plans[0], args)
         ok = True

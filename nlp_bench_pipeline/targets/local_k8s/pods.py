@@ -4,6 +4,11 @@ A container is real uvicorn serving the template's ASGI app on a port of its own
 the shared ``ChildProcess`` (own process group, ``NLP_BENCH_OWNER`` tag, log file) and, where a
 cgroup is writable, inside a CPU quota equal to the pod's CPU limit. The CPU limit (the request
 when there is none) also becomes ``NLP_BENCH_THREADS``.
+
+A container sees its spec's environment and what the kubelet sets (``HOSTNAME``, the model,
+threads), plus where the model's files already are on this machine (``MODEL_FILES``); nothing
+else of the operator's environment. It dies with the cluster's event-loop thread (SIGKILL), so a
+killed pipeline leaves no pod behind.
 """
 
 from __future__ import annotations
@@ -11,12 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlp_bench_pipeline.core.deployments import DeploymentSpec, ResourceQuantity
-from nlp_bench_pipeline.core.processes import ChildProcess, code_root, python_command
+from nlp_bench_pipeline.core.processes import (
+    MODEL_FILES,
+    ChildProcess,
+    code_root,
+    python_command,
+)
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare
 from nlp_bench_pipeline.targets.local_k8s.service import UPSTREAM_KEEP_ALIVE_S
 
@@ -163,4 +174,6 @@ class ContainerRuntime:
             env=env,
             log_dir=self.log_dir,
             cwd=code_root(template.app),
+            inherit_env=MODEL_FILES,
+            die_with_parent=signal.SIGKILL,
         )

@@ -11,7 +11,13 @@ Answers of its own are those of the ALB ingress that fronts the service on EKS:
 - the pod closed or reset the connection before its response: 502 (only requests already sent
   to a pod that dies get this; a refused connect or a connection found closed in the pool is
   retried on the next ready pod, since nothing was sent);
-- no response within the upstream timeout (ALB idle timeout, 60 s): 504.
+- no response within the upstream timeout (ALB idle timeout, 60 s): 504;
+- a request whose headers and body have not all arrived within ``request_timeout_s`` of its
+  first byte: 408, and the connection closes (an ALB answers a client that stops sending 408);
+- HTTP it cannot parse: a JSON 400 that echoes nothing of what was sent.
+Each of these says why in the emulator-only reason header (``x-nlp-bench-reason``):
+``cold_start:no_ready_endpoints``, ``function_error:pod_closed_connection``,
+``timeout:gateway``, ``rejected:<why>``. A pod's own answers pass through untouched.
 Bodies are buffered (the service caps them at 6 MB); requests are forwarded with
 ``content-length``, hop-by-hop headers removed; HEAD gets 501 (nothing would end its response).
 """
@@ -45,6 +51,10 @@ POOL_IDLE_S = 60.0
 UPSTREAM_KEEP_ALIVE_S = 75
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_PIPELINED = 16
+# As the service's own NLP_BENCH_BODY_TIMEOUT_S: a request still arriving after this long holds a
+# connection for nothing.
+REQUEST_TIMEOUT_S = 10.0
+REASON_HEADER = b"x-nlp-bench-reason"
 
 
 @dataclass(frozen=True)
@@ -68,18 +78,44 @@ class Response:
         return b"".join(lines)
 
 
-def own_response(status: int, reason: str, detail: str) -> Response:
+def own_response(status: int, reason: str, detail: str, why: str) -> Response:
+    """An answer the Service writes itself; ``why`` goes in the emulator's reason header."""
     body = json.dumps({"message": reason, "detail": detail}).encode()
-    headers = ((b"content-type", b"application/json"), (b"x-nlp-bench-front", b"local-k8s-service"))
+    headers = (
+        (b"content-type", b"application/json"),
+        (b"x-nlp-bench-front", b"local-k8s-service"),
+        (REASON_HEADER, why.encode()),
+    )
     return Response(status, reason.encode(), headers, body)
 
 
-NO_ENDPOINTS = own_response(503, "Service Unavailable", "no ready endpoints")
-BAD_GATEWAY = own_response(502, "Bad Gateway", "the pod closed the connection")
-GATEWAY_TIMEOUT = own_response(504, "Gateway Timeout", "the pod did not answer in time")
-BAD_REQUEST = own_response(400, "Bad Request", "malformed HTTP request")
-TOO_LARGE = own_response(413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes")
-NOT_IMPLEMENTED = own_response(501, "Not Implemented", "HEAD is not proxied")
+NO_ENDPOINTS = own_response(
+    503, "Service Unavailable", "no ready endpoints", "cold_start:no_ready_endpoints"
+)
+BAD_GATEWAY = own_response(
+    502, "Bad Gateway", "the pod closed the connection", "function_error:pod_closed_connection"
+)
+GATEWAY_TIMEOUT = own_response(
+    504, "Gateway Timeout", "the pod did not answer in time", "timeout:gateway"
+)
+BAD_REQUEST = own_response(
+    400, "Bad Request", "malformed HTTP request", "rejected:malformed_request"
+)
+TOO_LARGE = own_response(
+    413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes", "rejected:payload_too_large"
+)
+NOT_IMPLEMENTED = own_response(
+    501, "Not Implemented", "HEAD is not proxied", "rejected:head_not_proxied"
+)
+
+
+def request_timeout(timeout_s: float) -> Response:
+    return own_response(
+        408,
+        "Request Timeout",
+        f"request not received within {timeout_s:g} s",
+        "rejected:body_timeout",
+    )
 
 
 class UpstreamClosed(Exception):
@@ -232,8 +268,11 @@ class Endpoint:
 class ServiceProxy:
     """The Service's endpoint: listens on 127.0.0.1, forwards to ready pods round robin."""
 
-    def __init__(self, upstream_timeout_s: float) -> None:
+    def __init__(
+        self, upstream_timeout_s: float, request_timeout_s: float = REQUEST_TIMEOUT_S
+    ) -> None:
         self.upstream_timeout_s = upstream_timeout_s
+        self.request_timeout_s = request_timeout_s
         self._endpoints: dict[str, Endpoint] = {}
         self._ready: list[Endpoint] = []
         self._next = 0
@@ -327,6 +366,7 @@ class ClientConnection(asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         self._paused = False
         self._rejected = False
+        self._arrival_timer: asyncio.TimerHandle | None = None
         self._new_message()
 
     def _new_message(self) -> None:
@@ -351,8 +391,16 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.service._clients.discard(self)
         self._queue.clear()
+        self._stop_arrival_timer()
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        """A request's first byte: all of it must arrive within the request timeout."""
+        timeout_s = self.service.request_timeout_s
+        self._arrival_timer = asyncio.get_running_loop().call_later(
+            timeout_s, self._reply_and_close, request_timeout(timeout_s)
+        )
+
     def on_url(self, url: bytes) -> None:
         self._url += url
 
@@ -371,6 +419,7 @@ class ClientConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._stop_arrival_timer()
         if self._rejected:
             return
         method = self._parser.get_method()
@@ -415,7 +464,13 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
+    def _stop_arrival_timer(self) -> None:
+        if self._arrival_timer is not None:
+            self._arrival_timer.cancel()
+            self._arrival_timer = None
+
     def _reply_and_close(self, response: Response) -> None:
+        self._stop_arrival_timer()
         self._rejected = True
         self._write(response.encode(keep_alive=False))
         self.close()

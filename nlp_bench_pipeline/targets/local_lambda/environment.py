@@ -5,6 +5,12 @@ identity (``NLP_BENCH_ENVIRONMENT_ID``, log stream) across a restarted runtime. 
 one ``python -m awslambdaric <handler>`` process plus the Runtime API server it talks to; an
 environment gets a second one when Lambda's rules retry a failed init inside the first invoke.
 ``LambdaFunction`` holds what every runtime of the function is started with.
+
+A runtime sees what a function sees on Lambda — Lambda's own variables and the function's
+configured environment (``DeploymentSpec.env``) — plus where the model's files already are on
+this machine (``MODEL_FILES``); nothing else of the operator's environment, so no host AWS key or
+API token reaches it. It dies with the platform's event-loop thread (SIGKILL), so a killed
+pipeline leaves no runtime behind.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from nlp_bench_pipeline.core.processes import ChildProcess, python_command
+from nlp_bench_pipeline.core.processes import MODEL_FILES, ChildProcess, python_command
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare
 from nlp_bench_pipeline.targets.local_lambda.config import LocalLambdaConfig
 from nlp_bench_pipeline.targets.local_lambda.invocation import Invocation
@@ -75,12 +81,17 @@ class LambdaFunction:
             env=self.environment_variables(environment, runtime_api),
             log_dir=self.log_dir,
             cwd=self.task_root,
+            inherit_env=MODEL_FILES,
+            die_with_parent=signal.SIGKILL,
         )
 
     def environment_variables(
         self, environment: ExecutionEnvironment, runtime_api: str
     ) -> dict[str, str]:
-        """What a function sees on Lambda, plus the service's settings; Lambda's own names win."""
+        """What a function sees on Lambda, plus the service's settings; Lambda's own names win.
+
+        Over these the runtime takes only ``MODEL_FILES`` from this process's environment.
+        """
         config = self.config
         python = f"python{sys.version_info.major}.{sys.version_info.minor}"
         return {

@@ -4,7 +4,15 @@ Two payload formats, as the Lambda proxy integrations define them: 2.0 for HTTP 
 headers joined with commas, cookies apart, a response inferred from any JSON without
 ``statusCode``) and 1.0 for REST APIs (``headers`` plus ``multiValueHeaders``, ``statusCode``
 required). Also the gateway's own error responses, byte for byte as docs/aws-facts.md gives
-them. Pure functions: the HTTP server lives in ``gateway.py``.
+them, each with the emulator's reason header (``REASON_HEADER``, ``<kind>:<detail>``; AWS sends
+no such header, and the body stays AWS's). Pure functions: the HTTP server lives in
+``gateway.py``.
+
+A request body goes into the event as the bytes that arrived: the front never decompresses. An
+HTTP API has no request decompression (API Gateway documents payload compression for REST APIs
+only), so a ``Content-Encoding: gzip`` body reaches the function compressed — base64 in the event,
+since it is not UTF-8 text — with its ``content-encoding`` header, and the app answers it as the
+app does (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -24,11 +32,31 @@ API_ID = "local"
 REST_STAGE = "local"
 TEXT_MEDIA = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
 
-GatewayErrorKind = Literal["rate_limited", "too_large", "throttled", "function_error", "timeout"]
+# The emulator's account of an answer it wrote itself (nlp_bench_pipeline.client reads it).
+REASON_HEADER = "x-nlp-bench-reason"
+
+GatewayErrorKind = Literal[
+    "rate_limited",
+    "too_large",
+    "throttled",
+    "function_error",
+    "timeout",
+    "bad_request",
+    "body_timeout",
+    "emulator_error",
+]
 _INTERNAL_ERROR = b'{"message": "Internal server error"}'
 _GATEWAY_ERRORS: dict[str, tuple[int, bytes]] = {
     "rate_limited": (429, b'{"message":"Too Many Requests"}'),
     "too_large": (413, b'{"message":"Request Entity Too Large"}'),
+    # HTTP the front cannot parse, or a body cut short: nothing the client sent is echoed.
+    "bad_request": (400, b'{"message":"Bad Request"}'),
+    # The body did not arrive within the front's body-read time (the emulator's choice of
+    # answer, as an ALB's 408; API Gateway does not document one).
+    "body_timeout": (408, b'{"message":"Request Timeout"}'),
+    # A fault of the emulator itself: deliberately not API Gateway's 500 body, which a client
+    # reads as Lambda throttling.
+    "emulator_error": (500, b'{"message":"local-lambda emulator error"}'),
     # Lambda refused the invoke (throttled): 500; the function failed, crashed or timed out: 502.
     "throttled": (500, _INTERNAL_ERROR),
     "function_error": (502, _INTERNAL_ERROR),
@@ -60,17 +88,27 @@ class HttpRequest:
 
 @dataclass(frozen=True)
 class HttpResponse:
-    """What the gateway sends back; ``headers`` may repeat a name (set-cookie)."""
+    """What the gateway sends back; ``headers`` may repeat a name (set-cookie).
+
+    ``close`` ends the connection after the answer (a request the front could not read whole).
+    """
 
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    close: bool = False
 
 
-def gateway_error(api: Literal["http", "rest"], kind: GatewayErrorKind) -> HttpResponse:
-    """An error API Gateway writes itself, never the function."""
+def gateway_error(
+    api: Literal["http", "rest"], kind: GatewayErrorKind, reason: str | None = None
+) -> HttpResponse:
+    """An error API Gateway writes itself, never the function; ``reason`` goes in the emulator's
+    reason header."""
     status, body = _TIMEOUTS[api] if kind == "timeout" else _GATEWAY_ERRORS[kind]
-    return HttpResponse(status, [("content-type", "application/json")], body)
+    headers = [("content-type", "application/json")]
+    if reason is not None:
+        headers.append((REASON_HEADER, reason))
+    return HttpResponse(status, headers, body, close=kind in ("bad_request", "body_timeout"))
 
 
 def http_api_event(request: HttpRequest) -> dict[str, Any]:
