@@ -185,8 +185,12 @@ def test_a_changed_spec_publishes_a_version_and_moves_the_alias(
 
 def test_jwt_authorisation_puts_a_jwt_authorizer_on_the_route(clients: AwsClients) -> None:
     aws = target(clients)
-    jwt = {"authorization": "JWT", "jwt_issuer": "https://issuer.example.com",
-           "jwt_audience": ["bench"], "function_name": "nlp-bench-jwt"}  # fmt: skip
+    jwt = {
+        "authorization": "JWT",
+        "jwt_issuer": "https://issuer.example.com",
+        "jwt_audience": ["bench"],
+        "function_name": "nlp-bench-jwt",
+    }
     with aws.deployed(spec(push_image(clients), **jwt)) as deployment:
         gateway = clients.client("apigatewayv2")
         api_id = deployment.details["api_id"]

@@ -134,7 +134,7 @@ class LambdaDeployer:
         function_arn, version = self._ensure_function(config, spec, role_arn, aws_tags, changes)
         alias_arn = self._ensure_alias(config, version, changes)
         self._ensure_reserved_concurrency(config, changes)
-        self._ensure_provisioned_concurrency(config, function_arn, changes)
+        self.ensure_provisioned_concurrency(config, function_arn, changes)
         api_id, api_endpoint = self._ensure_api(config, alias_arn, aws_tags, changes)
         execution_arn = (
             f"arn:{self._partition()}:execute-api:{self.clients.region}:{account}:{api_id}"
@@ -250,10 +250,10 @@ class LambdaDeployer:
         fingerprint = function_fingerprint(config, spec, role_arn)
         current = self._get_function(config.function_name)
         if current is None:
-            created = self._create_function(
+            created = self.create_function(
                 config, spec, role_arn, {**tags, FINGERPRINT_TAG: fingerprint}
             )
-            self._wait("function_active_v2", config.function_name)
+            self.wait_for("function_active_v2", config.function_name)
             changes.append(
                 f"function {config.function_name} created (version {created['Version']})"
             )
@@ -267,17 +267,17 @@ class LambdaDeployer:
             self._lambda.tag_resource(Resource=function_arn, Tags=tags)
             version = self._alias_version(config) or self._publish(config.function_name)
             return function_arn, version
-        self._wait("function_updated_v2", config.function_name)  # one update at a time
+        self.wait_for("function_updated_v2", config.function_name)  # one update at a time
         self._lambda.update_function_code(
             FunctionName=config.function_name,
             ImageUri=config.image,
             Architectures=[config.architecture],
         )
-        self._wait("function_updated_v2", config.function_name)
+        self.wait_for("function_updated_v2", config.function_name)
         self._lambda.update_function_configuration(
             FunctionName=config.function_name, **self._configuration(config, spec, role_arn)
         )
-        self._wait("function_updated_v2", config.function_name)
+        self.wait_for("function_updated_v2", config.function_name)
         version = self._publish(config.function_name)
         self._lambda.tag_resource(
             Resource=function_arn, Tags={**tags, FINGERPRINT_TAG: fingerprint}
@@ -285,7 +285,7 @@ class LambdaDeployer:
         changes.append(f"function {config.function_name} updated (version {version})")
         return function_arn, version
 
-    def _create_function(
+    def create_function(
         self, config: AwsLambdaConfig, spec: DeploymentSpec, role_arn: str, tags: dict[str, str]
     ) -> dict[str, Any]:
         def role_not_ready(exc: BaseException) -> bool:
@@ -337,7 +337,7 @@ class LambdaDeployer:
 
     def _publish(self, name: str) -> str:
         version = str(self._lambda.publish_version(FunctionName=name)["Version"])
-        self._wait("published_version_active", name, qualifier=version)
+        self.wait_for("published_version_active", name, qualifier=version)
         return version
 
     def _alias_version(self, config: AwsLambdaConfig) -> str | None:
@@ -385,7 +385,7 @@ class LambdaDeployer:
             )
             changes.append(f"reserved concurrency {config.reserved_concurrency}")
 
-    def _ensure_provisioned_concurrency(
+    def ensure_provisioned_concurrency(
         self, config: AwsLambdaConfig, function_arn: str, changes: list[str]
     ) -> None:
         """Provisioned concurrency on the alias, READY before ``apply`` returns.
@@ -618,7 +618,7 @@ class LambdaDeployer:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _wait(self, waiter: str, name: str, *, qualifier: str | None = None) -> None:
+    def wait_for(self, waiter: str, name: str, *, qualifier: str | None = None) -> None:
         args: dict[str, Any] = {"FunctionName": name}
         if qualifier is not None:
             args["Qualifier"] = qualifier
