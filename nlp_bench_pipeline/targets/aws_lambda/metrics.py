@@ -208,8 +208,10 @@ class FunctionMetrics:
     function_name: str
 
     def fetch(self, start: datetime, end: datetime) -> MetricSeries:
+        """Whole minutes around ``[start, end]``: CloudWatch keeps Lambda's metrics per minute."""
         start = start.replace(second=0, microsecond=0)
         window_s = max(PERIOD_S, math.ceil((end - start).total_seconds() / PERIOD_S) * PERIOD_S)
+        end = start + timedelta(seconds=window_s)
         queries = [self._query(q, window_s if q.whole_window else PERIOD_S) for q in PER_MINUTE]
         queries += [self._query(q, window_s) for q in OVER_WINDOW]
         points: dict[str, list[tuple[datetime, float]]] = {}
