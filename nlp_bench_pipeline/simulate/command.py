@@ -32,8 +32,9 @@ MAX_HOURS = 24 * 31
 MAX_RATE = 1e6
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``simulate`` (its handler: ``simulate_command``)."""
+def register(subparsers: argparse._SubParsersAction, *, default_db: Path | None = None) -> None:
+    """Add ``simulate`` (its handler: ``simulate_command``); ``default_db`` is ``--db``'s
+    default, which the main CLI takes from the settings (None: no store, the defaults)."""
     parser = subparsers.add_parser(
         "simulate", help="simulate Lambda or EKS at scale", description=__doc__
     )
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pattern", choices=PATTERNS, default="steady")
     parser.add_argument("--slo-ms", type=_number(1e-3), default=500.0, help="p99 bound")
     parser.add_argument("--seed", type=_number(0, 2**32 - 1, integer=True), default=0)
-    parser.add_argument("--db", type=Path, default=None, help="metric store to calibrate from")
+    parser.add_argument("--db", type=Path, default=default_db, help="metric store to read")
     parser.add_argument(
         "--run", action="append", dest="runs", help="calibrate from this run (repeatable)"
     )

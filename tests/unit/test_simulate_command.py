@@ -120,7 +120,10 @@ def test_help_lists_the_options(capsys):
         assert option in text
 
 
-def test_db_default_is_none_for_the_main_cli_to_fill():
+def test_db_default_is_none_unless_the_main_cli_gives_one(tmp_path):
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
     assert parser.parse_args(["simulate", "--platform", "eks"]).db is None
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"), default_db=tmp_path / "x.duckdb")
+    assert parser.parse_args(["simulate", "--platform", "eks"]).db == tmp_path / "x.duckdb"
