@@ -150,7 +150,6 @@ class LambdaSimulation:
         self._last_used[: self._provisioned] = np.inf
         self._last_used[self._provisioned : self._provisioned + s.warm_at_start] = start_s
         self._running = np.empty(0)  # end times of invokes in flight, sorted
-        self._now = start_s
         self._scale_out = SlidingWindowLimit(s.scale_out_limit, s.scale_out_window_s)
         self._init_slots = [start_s] * s.max_concurrent_inits if s.max_concurrent_inits else None
         self._gateway = (
@@ -295,7 +294,6 @@ class LambdaSimulation:
         merged = np.sort(np.concatenate([self._running, ends]))
         done = int(np.searchsorted(merged, until, side="right"))
         finished, self._running = merged[:done], merged[done:]
-        self._now = until
         if finished.size == 0 and arrivals.size == 0:
             return
         times = np.concatenate([finished, arrivals])
