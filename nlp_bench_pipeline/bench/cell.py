@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan, Cell
-from nlp_bench_pipeline.bench.warming import time_first_success, warm
+from nlp_bench_pipeline.bench.warming import first_success_record, time_first_success, warm
 from nlp_bench_pipeline.core.deployments import Deployment
 from nlp_bench_pipeline.core.records import utcnow
 from nlp_bench_pipeline.core.runs import Provenance, RunRecord, RunSummary
@@ -136,6 +136,7 @@ def _run_repetition(
             first = time_first_success(deployment, deploy_started, WARMING_TIMEOUT_S)
             measured["time_to_first_success_ms"] = round(first.seconds_since * 1000.0, 3)
             progress(f"first success {first.seconds_since:.2f} s after the deploy began")
+            warming = first_success_record(first)
             if plan.scenario.name != "cold_start":  # cold_start measures from the bare deploy
                 progress(f"warming {deployment.endpoint}")
                 warming = warm(target, deployment, first, plan.schedule())

@@ -44,6 +44,17 @@ def time_first_success(deployment: Deployment, since: float, timeout_s: float) -
         return first_success(client, since=since, timeout_s=timeout_s)
 
 
+def first_success_record(first: FirstSuccess) -> dict[str, Any]:
+    """What the first success after the deploy was, for ``benchmark_runs.host.warming``."""
+    return {
+        "first_environment_id": first.environment_id,
+        "first_cold_start_header": first.cold_start_header,
+        "first_latency_ms": round(first.latency_ms, 3),
+        "responses_before_first": first.seen_before,
+        "environment_ids": [first.environment_id],
+    }
+
+
 def concurrent_need(schedule: ArrivalSchedule, service_ms: float) -> int:
     """The most requests the schedule has in flight at once if each takes ``service_ms``.
 
@@ -73,12 +84,7 @@ def warm(
     """
     started = time.monotonic()
     target.wait_ready(timeout_s)
-    warmed: dict[str, Any] = {
-        "first_environment_id": first.environment_id,
-        "first_cold_start_header": first.cold_start_header,
-        "first_latency_ms": round(first.latency_ms, 3),
-        "responses_before_first": first.seen_before,
-    }
+    warmed = first_success_record(first)
     if target.name in LAMBDA_STYLE_TARGETS:
         service_ms = float(first.response.json().get("timing", {}).get("server_ms") or 0.0)
         limit = deployment.details.get("limits", {}).get("concurrency_limit")
@@ -90,6 +96,7 @@ def warm(
             "environments_needed": need,
             "environments_wanted": wanted,
             "environments_warm": len(environments),
+            "environment_ids": sorted(environments),
         }
     warmed["seconds"] = round(time.monotonic() - started, 3)
     return warmed

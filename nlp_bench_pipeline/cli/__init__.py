@@ -2,24 +2,31 @@
 
 One module per command group, each with ``register(subparsers)`` setting a ``handler``; this
 package (with the standalone entry points) is where settings are read, and the plain-Python
-packages get them as parameters.
+packages get them as parameters (the store's path for ``cost`` and ``simulate``). Usage errors
+are one line naming the option, exit code 2 (``core.options.OneLineParser``).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from nlp_bench_pipeline.cli import bench, results, ui
+from nlp_bench_pipeline.core.options import OneLineParser
+from nlp_bench_pipeline.costs import command as cost
+from nlp_bench_pipeline.settings import get_pipeline_settings
+from nlp_bench_pipeline.simulate import command as simulate
 
 COMMANDS = (bench, ui, results)
+STORE_TOOLS = (cost, simulate)  # plain-Python commands that read the metric store
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nlp-bench", description=__doc__)
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="nlp-bench", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(subparsers)
+    for tool in STORE_TOOLS:
+        tool.register(subparsers, default_db=get_pipeline_settings().db)
     return parser
 
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from nlp_bench_pipeline.core.options import OneLineParser, number
 from nlp_bench_pipeline.costs.breakeven import (
     PEAK_TO_MEAN,
     BreakEvenStudy,
@@ -60,36 +60,6 @@ DEFAULT_SLO_MS = 2000.0  # the project's default p99 bound (bench plan's slo_p99
 Handler = Callable[[argparse.Namespace], int]
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line naming the option (argparse's default adds the usage text)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _number(
-    minimum: float, maximum: float | None = None, *, integer: bool = False
-) -> Callable[[str], float]:
-    """An argparse type: a number in [minimum, maximum], said in the option's own error line."""
-
-    def parse(text: str) -> float:
-        try:
-            value = int(text) if integer else float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            kind = "a whole number" if integer else "a finite number"
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}")
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = (
-                f"between {minimum:g} and {maximum:g}" if maximum is not None else f"≥ {minimum:g}"
-            )
-            raise argparse.ArgumentTypeError(f"{text} is not {bound}")
-        return value
-
-    return parse
-
-
 def register(subparsers: argparse._SubParsersAction, *, default_db: Path | None = None) -> None:
     """Add ``cost`` with its ``lambda``, ``eks`` and ``breakeven`` subcommands.
 
@@ -104,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction, *, default_db: Path | None 
         dest="cost_command",
         required=True,
         metavar="{lambda,eks,breakeven}",
-        parser_class=_OneLineParser,
+        parser_class=OneLineParser,
     )
     _lambda_parser(commands)
     _eks_parser(commands)
@@ -123,11 +93,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _lambda_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("lambda", help="a month of Lambda (and API Gateway)")
-    parser.add_argument("--memory-mb", type=_number(128, 10240, integer=True), required=True)
-    parser.add_argument("--invocations", type=_number(0), required=True, help="per month")
+    parser.add_argument("--memory-mb", type=number(128, 10240, integer=True), required=True)
+    parser.add_argument("--invocations", type=number(0), required=True, help="per month")
     parser.add_argument(
         "--duration-ms",
-        type=_number(0.001),
+        type=number(0.001),
         required=True,
         help="Duration per invocation; billed rounded up to the next ms",
     )
@@ -136,23 +106,23 @@ def _lambda_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--gateway", choices=["none", "http", "rest"], default="none")
     parser.add_argument(
         "--request-kb",
-        type=_number(0),
+        type=number(0),
         default=1.0,
         help="request size: HTTP API meters each started 512 KB as a call (default 1)",
     )
-    parser.add_argument("--init-ms", type=_number(0), help="Init Duration of a cold start")
-    parser.add_argument("--cold-starts", type=_number(0), help="cold starts per month")
+    parser.add_argument("--init-ms", type=number(0), help="Init Duration of a cold start")
+    parser.add_argument("--cold-starts", type=number(0), help="cold starts per month")
     parser.add_argument(
         "--provisioned",
-        type=_number(0, integer=True),
+        type=number(0, integer=True),
         default=0,
         help="provisioned concurrency (environments kept warm)",
     )
     parser.add_argument(
-        "--hours", type=_number(0.001), help="hours provisioned concurrency is on (default: month)"
+        "--hours", type=number(0.001), help="hours provisioned concurrency is on (default: month)"
     )
     parser.add_argument("--logs", action="store_true", help="add CloudWatch START/END/REPORT lines")
-    parser.add_argument("--texts-per-request", type=_number(1), default=1.0)
+    parser.add_argument("--texts-per-request", type=number(1), default=1.0)
     _common(parser)
     parser.set_defaults(handler=_guarded(lambda_command))
 
@@ -160,14 +130,14 @@ def _lambda_parser(commands: argparse._SubParsersAction) -> None:
 def _eks_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("eks", help="a month of an EKS cluster and its nodes")
     parser.add_argument("--node-type", required=True, help="e.g. c7i.xlarge, c7g.xlarge")
-    parser.add_argument("--nodes", type=_number(1, integer=True), required=True)
-    parser.add_argument("--hours", type=_number(0.001), help="default: a month (730 h)")
+    parser.add_argument("--nodes", type=number(1, integer=True), required=True)
+    parser.add_argument("--hours", type=number(0.001), help="default: a month (730 h)")
     parser.add_argument("--load-balancer", action="store_true", help="an ALB in front")
     parser.add_argument(
-        "--rps", type=_number(0), default=0.0, help="mean request rate, for LCUs and data out"
+        "--rps", type=number(0), default=0.0, help="mean request rate, for LCUs and data out"
     )
-    parser.add_argument("--nat-gateways", type=_number(0, integer=True), default=0)
-    parser.add_argument("--ebs-gb", type=_number(0), help="root volume per node (default 20)")
+    parser.add_argument("--nat-gateways", type=number(0, integer=True), default=0)
+    parser.add_argument("--ebs-gb", type=number(0), help="root volume per node (default 20)")
     parser.add_argument("--extended-support", action="store_true", help="$0.60 per cluster-hour")
     _common(parser)
     parser.set_defaults(handler=_guarded(eks_command))
@@ -181,12 +151,12 @@ def _breakeven_parser(commands: argparse._SubParsersAction, default_db: Path | N
     parser.add_argument("--scenario", default="warm_steady")
     parser.add_argument("--profile", help="default: full if it has runs, else quick")
     parser.add_argument(
-        "--slo-ms", type=_number(1), default=DEFAULT_SLO_MS, help="p99 bound (default 2000)"
+        "--slo-ms", type=number(1), default=DEFAULT_SLO_MS, help="p99 bound (default 2000)"
     )
     parser.add_argument("--node-type", default="c7i.xlarge")
-    parser.add_argument("--utilisation", type=_number(0.01, 1), default=0.6)
-    parser.add_argument("--pod-cpu-m", type=_number(1), help="default: the runs' CPU request")
-    parser.add_argument("--pod-memory-mib", type=_number(1), default=2048.0)
+    parser.add_argument("--utilisation", type=number(0.01, 1), default=0.6)
+    parser.add_argument("--pod-cpu-m", type=number(1), help="default: the runs' CPU request")
+    parser.add_argument("--pod-memory-mib", type=number(1), default=2048.0)
     parser.add_argument("--gateway", choices=["http", "rest"], default="http")
     parser.add_argument("--arch", choices=["x86", "arm"], default="x86")
     parser.add_argument("--shape", choices=list(PEAK_TO_MEAN), default="steady")

@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from nlp_bench_pipeline.core.options import number
 from nlp_bench_pipeline.costs.catalog import CatalogError, CatalogLookupError, load_catalog
-from nlp_bench_pipeline.costs.command import _number  # one option parser for both commands
 from nlp_bench_pipeline.simulate.calibration import CalibrationError, calibrate
 from nlp_bench_pipeline.simulate.simulation import (
     SimulationResult,
@@ -38,37 +38,36 @@ def register(subparsers: argparse._SubParsersAction, *, default_db: Path | None 
     parser = subparsers.add_parser(
         "simulate", help="simulate Lambda or EKS at scale", description=__doc__
     )
-    _one_line_errors(parser)
     parser.add_argument("--platform", choices=["lambda", "eks"], required=True)
-    parser.add_argument("--rate", type=_number(1e-6, MAX_RATE), default=1000.0, help="mean req/s")
-    parser.add_argument("--hours", type=_number(1e-3, MAX_HOURS), default=24.0)
+    parser.add_argument("--rate", type=number(1e-6, MAX_RATE), default=1000.0, help="mean req/s")
+    parser.add_argument("--hours", type=number(1e-3, MAX_HOURS), default=24.0)
     parser.add_argument("--pattern", choices=PATTERNS, default="steady")
-    parser.add_argument("--slo-ms", type=_number(1e-3), default=500.0, help="p99 bound")
-    parser.add_argument("--seed", type=_number(0, 2**32 - 1, integer=True), default=0)
+    parser.add_argument("--slo-ms", type=number(1e-3), default=500.0, help="p99 bound")
+    parser.add_argument("--seed", type=number(0, 2**32 - 1, integer=True), default=0)
     parser.add_argument("--db", type=Path, default=default_db, help="metric store to read")
     parser.add_argument(
         "--run", action="append", dest="runs", help="calibrate from this run (repeatable)"
     )
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     lam = parser.add_argument_group("lambda")
-    lam.add_argument("--memory-mb", type=_number(128, 10240, integer=True), default=1769)
-    lam.add_argument("--concurrency-limit", type=_number(1, integer=True), default=1000)
-    lam.add_argument("--provisioned", type=_number(0, integer=True), default=0)
-    lam.add_argument("--max-concurrent-inits", type=_number(1, integer=True), default=None)
+    lam.add_argument("--memory-mb", type=number(128, 10240, integer=True), default=1769)
+    lam.add_argument("--concurrency-limit", type=number(1, integer=True), default=1000)
+    lam.add_argument("--provisioned", type=number(0, integer=True), default=0)
+    lam.add_argument("--max-concurrent-inits", type=number(1, integer=True), default=None)
     lam.add_argument("--arch", choices=["x86", "arm"], default="x86")
     lam.add_argument("--gateway", choices=["http", "rest", "none"], default="http")
     eks = parser.add_argument_group("eks")
     eks.add_argument("--node-type", default="c6i.xlarge")
-    eks.add_argument("--cpu", type=_number(0.01, 64), default=1.0, help="pod CPU request = limit")
-    eks.add_argument("--min-replicas", type=_number(1, integer=True), default=2)
+    eks.add_argument("--cpu", type=number(0.01, 64), default=1.0, help="pod CPU request = limit")
+    eks.add_argument("--min-replicas", type=number(1, integer=True), default=2)
     eks.add_argument(
-        "--max-replicas", type=_number(1, integer=True), default=None, help="default: 2x the peak's"
+        "--max-replicas", type=number(1, integer=True), default=None, help="default: 2x the peak's"
     )
     eks.add_argument("--hpa-metric", choices=["cpu", "inflight"], default="cpu")
     eks.add_argument(
-        "--hpa-target", type=_number(1e-3), default=None, help="80 (%% CPU) / 2 (in flight)"
+        "--hpa-target", type=number(1e-3), default=None, help="80 (%% CPU) / 2 (in flight)"
     )
-    eks.add_argument("--capacity-rps", type=_number(1e-6), default=None, help="a pod flat out")
+    eks.add_argument("--capacity-rps", type=number(1e-6), default=None, help="a pod flat out")
     parser.set_defaults(handler=simulate_command)
 
 
@@ -163,12 +162,3 @@ def print_summary(result: SimulationResult) -> None:
 
 def _ms(value: float | None) -> str:
     return "failed" if value is None else f"{value:,.1f} ms"
-
-
-def _one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """Usage errors as one line naming the option (argparse's default adds the usage text)."""
-
-    def error(message: str) -> None:
-        parser.exit(2, f"{parser.prog}: error: {message}\n")
-
-    parser.error = error  # type: ignore[method-assign]

@@ -7,12 +7,13 @@ import json
 
 import pytest
 
+from nlp_bench_pipeline.core.options import OneLineParser
 from nlp_bench_pipeline.simulate.command import register
 from tests.unit.test_simulate_calibration import Event, StoreBuilder, warm_requests
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="nlp-bench")
+    parser = OneLineParser(prog="nlp-bench")  # as the main CLI builds it
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["simulate", *argv])
     return args.handler(args)
