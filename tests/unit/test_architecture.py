@@ -21,7 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "settings": set(),
     "store": {"core"},
-    "targets": {"core"},
+    "targets": {"core", "client"},
     "loadgen": {"core", "store"},
     "artifacts": {"core"},
     "costs": {"core", "store"},

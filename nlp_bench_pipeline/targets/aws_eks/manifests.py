@@ -186,6 +186,8 @@ def render_manifests(
     inbound_cidrs: Sequence[str] = ("10.42.0.0/16",),
     tags: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
     templates_dir: Path = DEFAULT_TEMPLATES_DIR,
 ) -> list[dict[str, Any]]:
     """The service's objects, in apply order: Namespace, ServiceAccount, Deployment, Service,
@@ -197,6 +199,8 @@ def render_manifests(
     HPA holds the bounds. ``inbound_cidrs`` are the networks the ALB and the pods admit (the
     VPC's range: Terraform output ``eks.ingress_inbound_cidrs``); ``tags`` go on the ALB and its
     target groups (Terraform output ``tags``, so the teardown guard finds them by expiry).
+    ``labels`` and ``annotations`` go on every object's own metadata (the deployment id and
+    expiry the guard selects by), never on the pod template, so changing them rolls no pod.
     """
     knobs = _validated(
         _ServiceKnobs,
@@ -215,6 +219,7 @@ def render_manifests(
     rendered: list[dict[str, Any]] = []
     for doc in documents:
         _set_namespace(doc, knobs.namespace)
+        _add_metadata(doc, labels or {}, annotations or {})
         kind = doc["kind"]
         if kind == "Deployment":
             _render_deployment(doc, knobs)
@@ -339,6 +344,16 @@ def _set_cpu_memory(container: dict[str, Any], cpu: str, memory: str) -> None:
     for bound in ("requests", "limits"):
         resources[bound]["cpu"] = cpu
         resources[bound]["memory"] = memory
+
+
+def _add_metadata(
+    doc: dict[str, Any], labels: Mapping[str, str], annotations: Mapping[str, str]
+) -> None:
+    metadata = doc["metadata"]
+    if labels:
+        metadata["labels"] = {**metadata.get("labels", {}), **labels}
+    if annotations:
+        metadata["annotations"] = {**metadata.get("annotations", {}), **annotations}
 
 
 def _set_namespace(doc: dict[str, Any], namespace: str) -> None:
