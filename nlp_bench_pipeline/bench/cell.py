@@ -19,7 +19,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan, Cell
-from nlp_bench_pipeline.bench.warming import first_success_record, time_first_success, warm
+from nlp_bench_pipeline.bench.warming import (
+    first_success_record,
+    time_first_success,
+    warm,
+    warming_schedule,
+)
 from nlp_bench_pipeline.core.deployments import Deployment
 from nlp_bench_pipeline.core.records import utcnow
 from nlp_bench_pipeline.core.runs import Provenance, RunRecord, RunSummary
@@ -137,9 +142,10 @@ def _run_repetition(
             measured["time_to_first_success_ms"] = round(first.seconds_since * 1000.0, 3)
             progress(f"first success {first.seconds_since:.2f} s after the deploy began")
             warming = first_success_record(first)
-            if plan.scenario.name != "cold_start":  # cold_start measures from the bare deploy
-                progress(f"warming {deployment.endpoint}")
-                warming = warm(target, deployment, first, plan.schedule())
+            to_warm = warming_schedule(plan.scenario, plan.repetition)
+            if to_warm is not None:  # cold_start measures from the bare deploy
+                progress(f"warming {deployment.endpoint} ({plan.scenario.warm_capacity})")
+                warming = warm(target, deployment, first, to_warm)
             progress(f"load test (warm-up phase first) against {deployment.endpoint}")
             summary = launch(plan.aimed_at(deployment.endpoint))
     except Exception as exc:

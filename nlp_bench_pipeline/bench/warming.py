@@ -4,7 +4,9 @@ Every run records the time from its deploy to the first successful prediction (t
 cold deploy costs a user). A warm scenario must then not measure cold starts: pods must be
 ready (``Target.wait_ready``), and a Lambda-style target must have as many warm execution
 environments as its arrival schedule needs at once — otherwise the Poisson stream's clusters
-start inits inside the measured phase and the "warm" p99 is a cold one. The schedule itself
+start inits inside the measured phase and the "warm" p99 is a cold one. How much to warm is the
+scenario's ``warm_capacity``: the whole schedule for steady scenarios, the warm-up phase (the
+base rate) for a ramp or a burst, whose own scale-out is what they measure. The schedule itself
 stays fixed and seeded; only the platform is prepared. What was warmed is returned for the
 run's record.
 """
@@ -28,6 +30,7 @@ from nlp_bench_pipeline.bench.verification import (
 from nlp_bench_pipeline.client import send
 from nlp_bench_pipeline.core.deployments import Deployment
 from nlp_bench_pipeline.core.records import LAMBDA_STYLE_TARGETS
+from nlp_bench_pipeline.loadgen.scenarios import ScenarioConfig
 from nlp_bench_pipeline.loadgen.schedule import ArrivalSchedule
 from nlp_bench_pipeline.targets.base import Target
 
@@ -55,6 +58,16 @@ def first_success_record(first: FirstSuccess) -> dict[str, Any]:
     }
 
 
+def warming_schedule(scenario: ScenarioConfig, repetition: int) -> ArrivalSchedule | None:
+    """The arrivals to warm for, by the scenario's ``warm_capacity`` (None: warm nothing)."""
+    if scenario.warm_capacity == "none":
+        return None
+    schedule = scenario.schedule(repetition)
+    if scenario.warm_capacity == "schedule":
+        return schedule
+    return schedule.phase("warmup")
+
+
 def concurrent_need(schedule: ArrivalSchedule, service_ms: float) -> int:
     """The most requests the schedule has in flight at once if each takes ``service_ms``.
 
@@ -77,10 +90,11 @@ def warm(
     *,
     timeout_s: float = 300,
 ) -> dict[str, Any]:
-    """Minimum capacity ready, and on Lambda-style targets the environments the schedule needs.
+    """Minimum capacity ready, and on Lambda-style targets the environments ``schedule`` needs.
 
-    The warming requests are not rows of the run; their platform events are, so what they were
-    is returned for the record.
+    The caller passes the part of the schedule to warm for (the whole of a steady scenario, the
+    warm-up phase of a ramp or burst). The warming requests are not rows of the run; their
+    platform events are, so what they were is returned for the record.
     """
     started = time.monotonic()
     target.wait_ready(timeout_s)

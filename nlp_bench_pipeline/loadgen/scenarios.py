@@ -31,6 +31,11 @@ class ScenarioError(ValueError):
     """A scenario config that cannot run; the message says which one and why."""
 
 
+WarmCapacity = Literal["schedule", "warmup", "none"]
+# Keys a catalog entry may set for every profile of a scenario (beside its description).
+SCENARIO_LEVEL_KEYS = ("warm_capacity",)
+
+
 class ScenarioConfig(BaseModel):
     """One scenario in one profile, fully resolved: phases, seed, repetitions, bounds, corpus."""
 
@@ -50,6 +55,12 @@ class ScenarioConfig(BaseModel):
     )
     timeout_s: float = Field(gt=0, le=900, description="client timeout for one request")
     corpus: CorpusConfig = CorpusConfig()
+    warm_capacity: WarmCapacity = Field(
+        "warmup",
+        description="what the harness warms before the load: the capacity the whole schedule "
+        "needs at once (steady scenarios), what the warm-up phase needs (the base rate a ramp or "
+        "burst starts from, so its own cold starts are measured), or nothing (cold_start)",
+    )
 
     @model_validator(mode="after")
     def _phases_send_requests(self) -> ScenarioConfig:
@@ -127,12 +138,13 @@ def load_scenario(
         raise ScenarioError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     entry = dict(entries.scenarios[name])
     description = entry.pop("description", "")
+    shared = {key: entry.pop(key) for key in SCENARIO_LEVEL_KEYS if key in entry}
     if profile not in entry:
         raise ScenarioError(f"scenario {name!r} has no {profile!r} profile in the {where}")
     unexpected = sorted(set(entry) - set(PROFILES))
     if unexpected:
         raise ScenarioError(f"scenario {name!r} has unknown keys {unexpected} in the {where}")
-    fields = _merge(entries.defaults, entry[profile] or {}, overrides or {})
+    fields = _merge(entries.defaults, shared, entry[profile] or {}, overrides or {})
     try:
         return ScenarioConfig.model_validate(
             {"name": name, "profile": profile, "description": description, **fields}

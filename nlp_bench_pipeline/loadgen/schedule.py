@@ -137,5 +137,15 @@ class ArrivalSchedule:
             raise ValueError(f"worker index {worker_index} outside 0..{workers - 1}")
         return np.arange(worker_index, len(self), workers)
 
+    def phase(self, phase: PhaseName) -> ArrivalSchedule:
+        """The arrivals of one phase only (same offsets from the start epoch)."""
+        keep = self.phases == PHASES.index(phase)
+        return ArrivalSchedule(
+            offsets_s=self.offsets_s[keep],
+            phases=self.phases[keep],
+            payloads=self.payloads[keep],
+            duration_s=self.duration_s,
+        )
+
     def count(self, phase: PhaseName) -> int:
         return int(np.count_nonzero(self.phases == PHASES.index(phase)))

@@ -8,9 +8,10 @@ import httpx
 import numpy as np
 
 from nlp_bench_pipeline.bench.verification import first_success
-from nlp_bench_pipeline.bench.warming import concurrent_need, warm
+from nlp_bench_pipeline.bench.warming import concurrent_need, warm, warming_schedule
 from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.records import PlatformEvent, ResourceSample, utcnow
+from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 from nlp_bench_pipeline.loadgen.schedule import ArrivalSchedule
 from nlp_bench_pipeline.targets.base import DeployedContext
 from tests.fixtures.predict_stub import predict_stub
@@ -70,3 +71,11 @@ def test_a_lambda_target_gets_the_environments_its_schedule_needs_capped_by_its_
     assert warmed["environments_wanted"] == 3
     assert warmed["environments_warm"] >= 3
     assert warmed["first_environment_id"] == "stub-env-0"
+
+
+def test_what_is_warmed_follows_the_scenario() -> None:
+    steady = load_scenario("warm_steady", "quick")
+    burst = load_scenario("burst", "quick")
+    assert len(warming_schedule(steady, 0)) == len(steady.schedule(0))  # the whole schedule
+    assert len(warming_schedule(burst, 0)) == burst.schedule(0).count("warmup")  # its base rate
+    assert warming_schedule(load_scenario("cold_start", "quick"), 0) is None
