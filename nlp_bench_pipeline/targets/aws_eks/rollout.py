@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from nlp_bench_pipeline.targets.aws_eks.kube import KubeApi
+
 T = TypeVar("T")
 
 
@@ -98,3 +100,15 @@ def load_balancer_address(ingress: dict[str, Any] | None) -> LoadBalancerAddress
             ports = entry.get("ports") or []
             return LoadBalancerAddress(host, int(ports[0]["port"]) if ports else None)
     return None
+
+
+def wait_deleted(
+    kube: KubeApi, api_version: str, kind: str, name: str, namespace: str | None, poll: Poll
+) -> None:
+    """Until the object is gone: its finalizers (the ALB's removal, a namespace's contents) ran."""
+
+    def check() -> tuple[bool | None, str]:
+        gone = kube.get(api_version, kind, name, namespace) is None
+        return (True if gone else None), "still there (finalizers running)"
+
+    wait_until(check, poll, f"deletion of {kind}/{name}")

@@ -49,6 +49,7 @@ from nlp_bench_pipeline.targets.aws_eks.rollout import (
     Poll,
     load_balancer_address,
     rollout_state,
+    wait_deleted,
     wait_until,
 )
 from nlp_bench_pipeline.targets.base import DeployedContext
@@ -351,9 +352,8 @@ class AwsEksTarget(DeployedContext):
         for api_version, kind, name, namespace in ingresses:
             if kube.delete(api_version, kind, name, namespace):
                 removed.append(f"{kind}/{name}")
-            self._wait_gone(
-                kube, api_version, kind, name, namespace, config.load_balancer_timeout_s
-            )
+            poll = self._poll(config.load_balancer_timeout_s)
+            wait_deleted(kube, api_version, kind, name, namespace, poll)
         for api_version, kind, name, namespace in others:
             if kind == "Namespace":
                 continue
@@ -363,23 +363,7 @@ class AwsEksTarget(DeployedContext):
         labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
         if namespace is not None and DEPLOYMENT_TAG in labels:  # made by a deployment, not by hand
             kube.delete("v1", "Namespace", config.namespace)
-            self._wait_gone(
-                kube, "v1", "Namespace", config.namespace, None, config.rollout_timeout_s
-            )
+            poll = self._poll(config.rollout_timeout_s)
+            wait_deleted(kube, "v1", "Namespace", config.namespace, None, poll)
             removed.append(f"Namespace/{config.namespace}")
         return removed
-
-    def _wait_gone(
-        self,
-        kube: KubeApi,
-        api_version: str,
-        kind: str,
-        name: str,
-        namespace: str | None,
-        timeout_s: float,
-    ) -> None:
-        def check() -> tuple[bool | None, str]:
-            gone = kube.get(api_version, kind, name, namespace) is None
-            return (True if gone else None), "still there (finalizers running)"
-
-        wait_until(check, self._poll(timeout_s), f"deletion of {kind}/{name}")

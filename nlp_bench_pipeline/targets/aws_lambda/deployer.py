@@ -466,7 +466,7 @@ class LambdaDeployer:
 
     @staticmethod
     def _ensure_integration(gateway: Any, api_id: str, alias_arn: str, changes: list[str]) -> str:
-        for integration in _items(gateway.get_integrations, ApiId=api_id):
+        for integration in gateway_items(gateway.get_integrations, ApiId=api_id):
             if integration.get("IntegrationUri") == alias_arn:
                 return str(integration["IntegrationId"])
         created = gateway.create_integration(
@@ -543,7 +543,7 @@ class LambdaDeployer:
             "ThrottlingBurstLimit": config.throttle_burst_limit,
             "DetailedMetricsEnabled": True,
         }
-        for stage in _items(gateway.get_stages, ApiId=api_id):
+        for stage in gateway_items(gateway.get_stages, ApiId=api_id):
             if stage["StageName"] == "$default":
                 current = {k: stage.get("DefaultRouteSettings", {}).get(k) for k in settings}
                 if current != settings:
@@ -651,7 +651,7 @@ def role_name(config: AwsLambdaConfig) -> str:
 
 def find_api(gateway: Any, name: str) -> dict[str, Any] | None:
     """The pipeline's HTTP API of this name (one made by Terraform or by hand is left alone)."""
-    for api in _items(gateway.get_apis):
+    for api in gateway_items(gateway.get_apis):
         tags = api.get("Tags", {})
         if api["Name"] == name and tags.get(MANAGED_BY_TAG) == PIPELINE_MANAGER:
             return api
@@ -693,11 +693,14 @@ def _owned(tags: dict[str, str]) -> bool:
 
 def _default_route(gateway: Any, api_id: str) -> dict[str, Any] | None:
     return next(
-        (r for r in _items(gateway.get_routes, ApiId=api_id) if r["RouteKey"] == "$default"), None
+        (r for r in gateway_items(gateway.get_routes, ApiId=api_id) if r["RouteKey"] == "$default"),
+        None,
     )
 
 
-def _items(operation: Callable[..., dict[str, Any]], **args: Any) -> Iterator[dict[str, Any]]:
+def gateway_items(
+    operation: Callable[..., dict[str, Any]], **args: Any
+) -> Iterator[dict[str, Any]]:
     """Every item of an API Gateway v2 list call, following NextToken (it has no paginators)."""
     token: str | None = None
     while True:
