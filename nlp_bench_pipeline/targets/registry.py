@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nlp_bench_pipeline.core.records import TargetName
 from nlp_bench_pipeline.targets.base import Target
+
+if TYPE_CHECKING:  # boto3 and the kubernetes client are the optional `aws` extra
+    from nlp_bench_pipeline.targets.aws.options import AwsTargetOptions
 
 
 class TargetUnavailable(RuntimeError):
     """The target cannot run here; the message says what is missing and how to supply it."""
 
 
-def create_target(name: TargetName, *, work_dir: Path, aws_credentials: bool) -> Target:
-    """A fresh, undeployed target. Local targets always work; AWS ones need credentials."""
+def create_target(
+    name: TargetName,
+    *,
+    work_dir: Path,
+    aws_credentials: bool,
+    aws: AwsTargetOptions | None = None,
+) -> Target:
+    """A fresh, undeployed target. Local targets always work; AWS ones need credentials.
+
+    ``aws`` is the account side of the AWS targets (region, profile, owner, expiry, the
+    Terraform environment, the EKS cluster); None uses boto3's default chain and defaults.
+    """
     if name == "local-lambda":
         from nlp_bench_pipeline.targets.local_lambda import LocalLambdaTarget
 
@@ -29,11 +42,41 @@ def create_target(name: TargetName, *, work_dir: Path, aws_credentials: bool) ->
                 f"target {name} needs AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, and AWS_REGION; then enable it with NLP_BENCH_TARGETS"
             )
-        raise TargetUnavailable(
-            f"target {name} has no implementation in this version: only local-lambda and "
-            "local-k8s run; the AWS deployment is a later piece of work"
-        )
+        from nlp_bench_pipeline.targets.aws.options import AwsTargetOptions
+
+        return _aws_target(name, aws or AwsTargetOptions(), work_dir=work_dir / name)
     raise TargetUnavailable(f"unknown target {name!r}")
+
+
+def _aws_target(name: TargetName, options: AwsTargetOptions, *, work_dir: Path) -> Target:
+    from nlp_bench_pipeline.targets.aws.options import AwsSetupError
+
+    clients = options.clients()
+    if name == "aws-lambda":
+        from nlp_bench_pipeline.targets.aws_lambda import AwsLambdaTarget
+
+        return AwsLambdaTarget(
+            clients,
+            owner=options.owner,
+            expiry_hours=options.expiry_hours,
+            project=options.project,
+            terraform=options.terraform(),
+            endpoint_override=options.lambda_endpoint,
+        )
+    from nlp_bench_pipeline.targets.aws_eks import AwsEksTarget
+
+    try:
+        cluster = options.eks_cluster()
+    except AwsSetupError as exc:
+        raise TargetUnavailable(str(exc)) from None
+    return AwsEksTarget(
+        clients,
+        cluster_name=cluster,
+        owner=options.owner,
+        work_dir=work_dir,
+        expiry_hours=options.expiry_hours,
+        project=options.project,
+    )
 
 
 def platform_knobs(

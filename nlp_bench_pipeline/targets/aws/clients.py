@@ -54,3 +54,7 @@ class AwsClients:
                 "no AWS credentials in the default chain: `aws sso login --profile P` and "
                 "AWS_PROFILE=P, an instance profile, or OIDC in CI (never keys in repository files)"
             )
+
+    def caller_arn(self) -> str:
+        """Who the credentials belong to (the default owner of what they deploy)."""
+        return str(self.client("sts").get_caller_identity()["Arn"])

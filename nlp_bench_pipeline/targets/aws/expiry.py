@@ -64,7 +64,7 @@ class DeploymentTags(Frozen):
     """Who owns a deployment, when it expires, and which deployment it is."""
 
     project: str = Field("nlp-bench", pattern=r"^[a-z][a-z0-9-]{1,20}$")
-    owner: str = Field(min_length=1, max_length=128)
+    owner: str = Field(min_length=1, max_length=256)
     expiry: datetime
     deployment_id: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$")
     managed_by: str = PIPELINE_MANAGER

@@ -75,7 +75,7 @@ class AwsEksTarget(DeployedContext):
         clients: AwsClients,
         *,
         cluster_name: str,
-        owner: str,
+        owner: str | None = None,
         work_dir: Path,
         expiry_hours: float = 4.0,
         project: str = "nlp-bench",
@@ -108,6 +108,12 @@ class AwsEksTarget(DeployedContext):
     def deployment(self) -> Deployment | None:
         return self._deployment
 
+    def _owner(self) -> str:
+        """The owner tag: as given, or who the credentials belong to (asked once)."""
+        if self.owner is None:
+            self.owner = self.clients.caller_arn()
+        return self.owner
+
     @property
     def last_deployment(self) -> Deployment | None:
         """The live deployment, or the last one with what its teardown removed."""
@@ -129,7 +135,7 @@ class AwsEksTarget(DeployedContext):
             started_at = live.started_at if live else self._now()
             tags = DeploymentTags(
                 project=self.project,
-                owner=self.owner,
+                owner=self._owner(),
                 expiry=expiry_after(self.expiry_hours, now=self._now()),
                 deployment_id=deployment_id,
             )

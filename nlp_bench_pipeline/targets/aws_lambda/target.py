@@ -63,7 +63,7 @@ class AwsLambdaTarget(DeployedContext):
         self,
         clients: AwsClients,
         *,
-        owner: str,
+        owner: str | None = None,
         expiry_hours: float = 4.0,
         project: str = "nlp-bench",
         terraform: TerraformCli | None = None,
@@ -104,6 +104,12 @@ class AwsLambdaTarget(DeployedContext):
         """The live deployment, if any."""
         return self._deployment
 
+    def _owner(self) -> str:
+        """The owner tag: as given, or who the credentials belong to (asked once)."""
+        if self.owner is None:
+            self.owner = self.clients.caller_arn()
+        return self.owner
+
     @property
     def last_deployment(self) -> Deployment | None:
         """The live deployment, or the last one with its final details after teardown."""
@@ -128,7 +134,7 @@ class AwsLambdaTarget(DeployedContext):
             started_at = live.started_at if live else self._now()
             tags = DeploymentTags(
                 project=self.project,
-                owner=self.owner,
+                owner=self._owner(),
                 expiry=expiry_after(self.expiry_hours, now=self._now()),
                 deployment_id=deployment_id,
             )
