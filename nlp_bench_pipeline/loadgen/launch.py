@@ -13,6 +13,8 @@ directory and points the runner at it, so the child resolves nothing again.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_bench_pipeline.core.runs import RunSummary
-from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
+from nlp_bench_pipeline.loadgen.repetition import SUMMARY_FILE, RepetitionPlan
 
 SUMMARY_MESSAGE = "loadgen_summary"
 
@@ -43,6 +45,20 @@ def loadgen_launch(plan: RepetitionPlan) -> LoadgenLaunch:
     return LoadgenLaunch(
         command=command, env={"PYTHONUNBUFFERED": "1"}, run_id=plan.run_id, run_dir=plan.run_dir
     )
+
+
+def run_in_subprocess(plan: RepetitionPlan, *, timeout_s: float | None = None) -> RunSummary:
+    """Launch ``plan`` as a plain child process (no Dagster) and read the summary it saved.
+
+    What the command line and the tests use where the asset uses Dagster Pipes.
+    """
+    launch = loadgen_launch(plan)
+    limit = timeout_s if timeout_s is not None else plan.deadline_s + 60.0
+    subprocess.run(launch.command, env={**os.environ, **launch.env}, check=False, timeout=limit)
+    summary_file = launch.run_dir / SUMMARY_FILE
+    if not summary_file.is_file():
+        raise RuntimeError(f"the load generator left no summary in {launch.run_dir}")
+    return RunSummary.model_validate_json(summary_file.read_text())
 
 
 def summaries_from_messages(messages: Iterable[Any]) -> list[RunSummary]:
