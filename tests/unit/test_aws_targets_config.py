@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -156,3 +157,25 @@ def test_the_local_default_imports_neither_boto3_nor_kubernetes() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            DeploymentSpec(target="aws-lambda"),
+            "aws-lambda: platform.image: Field required (the service image in ECR",
+        ),
+        (
+            DeploymentSpec(target="aws-eks", platform={"image": ECR_IMAGE, "replicas": 2}),
+            "aws-eks: platform.replicas: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_a_bad_knob_is_one_line_naming_the_target_and_the_knob(
+    spec: DeploymentSpec, message: str
+) -> None:
+    config = AwsLambdaConfig if spec.target == "aws-lambda" else AwsEksConfig
+    with pytest.raises(ValueError, match=re.escape(message)) as error:
+        config.from_spec(spec)
+    assert "\n" not in str(error.value)

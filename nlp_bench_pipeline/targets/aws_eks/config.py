@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nlp_bench_pipeline.core.deployments import DeploymentSpec, ResourceQuantity
+from nlp_bench_pipeline.targets.aws.knobs import validate_knobs
 from nlp_bench_pipeline.targets.aws_eks.manifests import Hpa, check_image
 
 
@@ -48,7 +49,7 @@ class AwsEksConfig(BaseModel):
     def from_spec(cls, spec: DeploymentSpec) -> AwsEksConfig:
         if spec.min_replicas < 1:
             raise ValueError("aws-eks: min_replicas must be at least 1 (an HPA's minReplicas)")
-        return cls.model_validate(spec.platform)
+        return validate_knobs(cls, spec.target, spec.platform)
 
     def hpa(self, spec: DeploymentSpec) -> Hpa | None:
         """An HPA when the spec lets the replicas vary, None for a fixed count."""

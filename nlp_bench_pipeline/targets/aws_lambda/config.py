@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, DeploymentSpec
+from nlp_bench_pipeline.targets.aws.knobs import validate_knobs
 from nlp_bench_pipeline.targets.aws_eks.manifests import check_image
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
@@ -89,7 +90,7 @@ class AwsLambdaConfig(BaseModel):
 
     @classmethod
     def from_spec(cls, spec: DeploymentSpec) -> AwsLambdaConfig:
-        return cls.model_validate(spec.platform)
+        return validate_knobs(cls, spec.target, spec.platform)
 
     @property
     def repository(self) -> str:
