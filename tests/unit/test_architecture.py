@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "artifacts": {"core"},
     "costs": {"core", "store"},
     "simulate": {"core", "store", "costs", "targets", "loadgen"},
+    "sweep": {"core", "targets", "client", "costs"},
     "analysis": {"core"},
     "client": {"core"},
     "report": {"core", "store", "costs", "simulate", "analysis", "bench"},
@@ -37,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Packages that know nothing of Dagster (dagster-pipes is allowed where the runner reports).
 NO_DAGSTER = {"core", "store", "targets", "loadgen", "artifacts", "costs", "simulate",
-              "analysis", "client", "report", "bench"}  # fmt: skip
+              "sweep", "analysis", "client", "report", "bench"}  # fmt: skip
 PIPES_ALLOWED = {"nlp_bench_pipeline/loadgen/reporting.py"}
 
 
