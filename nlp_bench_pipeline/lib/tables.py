@@ -1,9 +1,10 @@
-"""Tables of result rows: Markdown for asset metadata, and the one way a value is printed."""
+"""Tables of result rows: columns with units, Markdown, and the one way a value is printed."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 
 def markdown_table(
@@ -23,4 +24,40 @@ def format_value(value: Any, digits: int = 2) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
+    return str(value)
+
+
+Unit = Literal["ms", "rps", "number", "share", "count", "text", "bool"]
+# The Dagster table column type each unit is shown as.
+TABLE_TYPES: dict[str, str] = {
+    "ms": "float", "rps": "float", "number": "float", "share": "string", "count": "int",
+    "text": "string",
+    "bool": "bool",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    """A column of a result table: the row key, its heading, and the unit it is shown in."""
+
+    key: str
+    heading: str
+    unit: Unit = "text"
+    description: str | None = None
+
+
+def shown(value: Any, unit: Unit) -> Any:
+    """A value as a person reads it: ms to 1 decimal, rates to 2, shares in %, whole counts."""
+    if value is None:
+        return None
+    if unit == "ms":
+        return round(float(value), 1)
+    if unit in ("rps", "number"):
+        return round(float(value), 2)
+    if unit == "share":
+        return f"{100 * float(value):.1f} %"
+    if unit == "count":
+        return int(value)
+    if unit == "bool":
+        return bool(value)
     return str(value)

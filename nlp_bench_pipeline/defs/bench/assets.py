@@ -14,7 +14,8 @@ from nlp_bench_pipeline.defs.resources import (
     PlatformsResource,
 )
 from nlp_bench_pipeline.lib.asset_support import cell_of, enabled_target, latest_materialization
-from nlp_bench_pipeline.lib.tables import markdown_table
+from nlp_bench_pipeline.lib.metadata import result_table
+from nlp_bench_pipeline.lib.tables import ResultColumn
 from nlp_bench_pipeline.lib.versions import data_version, source_version
 from nlp_bench_pipeline.loadgen.launch import loadgen_launch, summaries_from_messages
 from nlp_bench_pipeline.loadgen.repetition import SUMMARY_FILE, RepetitionPlan
@@ -28,27 +29,46 @@ CODE_VERSION = source_version(
     "nlp_bench_pipeline/core",
     "nlp_bench_pipeline/client.py",
 )
-ERROR_COLUMNS = ("repetition", "outcome", "status_code", "error", "requests", "share_of_requests")
-SUMMARY_COLUMNS = (
-    "repetition",
-    "requests",
-    "ok",
-    "errors",
-    "dropped",
-    "offered_rps",
-    "throughput_rps",
-    "p50_ms",
-    "p99_ms",
-    "p99_is_failure",
-    "p99_ok_ms",
-    "p99_corrected_ms",
-    "time_to_first_success_ms",
-    "cold_starts",
-    "cold_start_init_p50_ms",
-    "cold_start_wait_p50_ms",
-    "host_limited_share",
-    "slo_met",
+ERROR_COLUMNS = (
+    ResultColumn("repetition", "rep", "count"),
+    ResultColumn("outcome", "outcome"),
+    ResultColumn("status_code", "status", "count"),
+    ResultColumn("error", "error"),
+    ResultColumn("requests", "requests", "count"),
+    ResultColumn("share_of_requests", "share", "share"),
 )
+SUMMARY_COLUMNS = (
+    ResultColumn("profile", "profile"),
+    ResultColumn("repetition", "rep", "count"),
+    ResultColumn("requests", "requests", "count", "scheduled requests of the measure phase"),
+    ResultColumn("ok", "ok", "count"),
+    ResultColumn("errors", "errors", "count"),
+    ResultColumn("dropped", "dropped", "count"),
+    ResultColumn("offered_rps", "offered req/s", "rps"),
+    ResultColumn("throughput_rps", "ok req/s", "rps"),
+    ResultColumn("p50_ms", "p50 ms", "ms", "every request, failures ranked slowest"),
+    ResultColumn("p99_ms", "p99 ms", "ms", "empty where the p99 is a failed request"),
+    ResultColumn("p99_is_failure", "p99 is a failure", "bool"),
+    ResultColumn("p99_ok_ms", "p99 ok-only ms", "ms"),
+    ResultColumn("p99_corrected_ms", "p99 corrected ms", "ms", "from the intended send time"),
+    ResultColumn("time_to_first_success_ms", "deploy→first ok ms", "ms"),
+    ResultColumn("cold_starts", "cold starts", "count"),
+    ResultColumn("cold_start_init_p50_ms", "init p50 ms", "ms"),
+    ResultColumn("cold_start_wait_p50_ms", "host wait p50 ms", "ms"),
+    ResultColumn("host_limited_share", "host-limited", "share"),
+    ResultColumn("slo_met", "SLO met", "bool"),
+)
+# Figures of each cell the UI plots per partition (numeric metadata; missing ones are left out).
+PLOTTED = {
+    "p50_ms": "p50_ms",
+    "p99_ok_ms": "p99_ok_ms",
+    "throughput_rps": "throughput_rps",
+    "offered_rps": "offered_rps",
+    "failed_share": "failed_share",
+    "cold_starts": "cold_starts",
+    "time_to_first_success_ms": "time_to_first_success_ms",
+    "host_limited_share": "host_limited_share",
+}
 
 
 def pipes_launcher(context: dg.AssetExecutionContext, client: dg.PipesSubprocessClient):
@@ -150,16 +170,12 @@ def load_test_run(
             "complete": result.complete,
             "scheduled": sum(r.summary.scheduled for r in result.repetitions),
             "rows": sum(r.summary.rows for r in result.repetitions),
-            "p99_ms": dg.MetadataValue.float(_worst(rows, "p99_ms")),
-            "summary": dg.MetadataValue.md(
-                f"Profile **{plan.profile}**, measure phase only.\n\n"
-                + markdown_table(rows, SUMMARY_COLUMNS)
-            ),
-            "errors_by_class": dg.MetadataValue.md(
-                markdown_table(
-                    [e for run_id in result.run_ids for e in store.errors_by_class(run_id)],
-                    ERROR_COLUMNS,
-                )
+            **_plotted(rows),
+            "slo_met": all(r["slo_met"] for r in rows),
+            "summary": result_table(rows, SUMMARY_COLUMNS),
+            "errors_by_class": result_table(
+                [e for run_id in result.run_ids for e in store.errors_by_class(run_id)],
+                ERROR_COLUMNS,
             ),
             "deployment": dg.MetadataValue.json(result.repetitions[0].deployment.details),
         },
@@ -175,6 +191,11 @@ def _summary_line(row: dict) -> str:
     )
 
 
-def _worst(rows: list[dict], column: str) -> float:
-    values = [r[column] for r in rows if r.get(column) is not None]
-    return float(max(values)) if values else float("nan")
+def _plotted(rows: list[dict]) -> dict[str, dg.FloatMetadataValue]:
+    """The cell's key figures as numbers (the worst repetition), so the UI can plot them."""
+    figures = {}
+    for key, column in PLOTTED.items():
+        values = [r[column] for r in rows if r.get(column) is not None]
+        if values:
+            figures[key] = dg.MetadataValue.float(float(max(values)))
+    return figures

@@ -21,10 +21,18 @@ from nlp_bench_pipeline.lib.asset_support import cell_of
 from nlp_bench_pipeline.store.database import CheckVerdict
 
 
-def _result(outcome: CheckOutcome, run_ids: list[str]) -> dg.AssetCheckResult:
+def _result(
+    outcome: CheckOutcome, run_ids: list[str], *, blocking: bool
+) -> dg.AssetCheckResult:
+    """ERROR for broken data (a blocking check), WARN for a result that missed its bound.
+
+    A platform that misses its SLO is a finding of the benchmark, not a failure of the pipeline:
+    the UI shows it as a warning, and the run stays green.
+    """
     return dg.AssetCheckResult(
         passed=outcome.passed,
         description=outcome.description,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
         metadata={**outcome.metadata, "run_ids": run_ids},
     )
 
@@ -49,7 +57,7 @@ def _judge(
     store.record_checks(
         run_ids, [CheckVerdict(spec.name, spec.blocking, outcome.passed, outcome.description)]
     )
-    return _result(outcome, run_ids)
+    return _result(outcome, run_ids, blocking=spec.blocking)
 
 
 @dg.asset_check(

@@ -4,51 +4,57 @@ import dagster as dg
 
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
 from nlp_bench_pipeline.defs.resources import MetricStoreResource
-from nlp_bench_pipeline.lib.tables import markdown_table
+from nlp_bench_pipeline.lib.metadata import result_table
+from nlp_bench_pipeline.lib.tables import ResultColumn
 from nlp_bench_pipeline.lib.versions import source_version
 from nlp_bench_pipeline.store.database import SCENARIO_SUMMARY_SQL
 from nlp_bench_pipeline.store.platform_metrics import latest_run_ids, platform_figures
 
 SUMMARY_VERSION = source_version("nlp_bench_pipeline/store")
-SUMMARY_COLUMNS = {
-    "target": "target",
-    "scenario": "scenario",
-    "profile": "profile",
-    "repetitions": "runs",
-    "p50_ms_mean": "p50 ms",
-    "p99_ms_mean": "p99 ms",
-    "p99_ms_ci95": "p99 ±95%",
-    "p99_corrected_ms_mean": "p99 corrected ms",
-    "p99_ok_ms_mean": "p99 ok-only ms",
-    "offered_rps_mean": "offered req/s",
-    "throughput_rps_mean": "req/s",
-    "failed_share_mean": "failed",
-    "cold_starts_mean": "cold starts",
-    "host_limited_share_mean": "host-limited",
-    "slo_met_all": "SLO met",
-}
-REFUSED_COLUMNS = ("run_id", "check_name", "description")
+SUMMARY_COLUMNS = (
+    ResultColumn("target", "target"),
+    ResultColumn("scenario", "scenario"),
+    ResultColumn("profile", "profile"),
+    ResultColumn("repetitions", "runs", "count"),
+    ResultColumn("p50_ms_mean", "p50 ms", "ms", "every request, failures ranked slowest"),
+    ResultColumn("p99_ms_mean", "p99 ms", "ms", "empty where a p99 is a failed request"),
+    ResultColumn("p99_ms_ci95", "p99 ±95% ms", "ms"),
+    ResultColumn("p99_on_failure_runs", "runs with p99 a failure", "count"),
+    ResultColumn("p99_ok_ms_mean", "p99 ok-only ms", "ms"),
+    ResultColumn("offered_rps_mean", "offered req/s", "rps"),
+    ResultColumn("throughput_rps_mean", "ok req/s", "rps"),
+    ResultColumn("failed_share_mean", "failed", "share"),
+    ResultColumn("cold_starts_mean", "cold starts", "number"),
+    ResultColumn("host_limited_share_mean", "host-limited", "share"),
+    ResultColumn("slo_met_all", "SLO met", "bool"),
+)
+REFUSED_COLUMNS = (
+    ResultColumn("run_id", "run"),
+    ResultColumn("check_name", "check"),
+    ResultColumn("description", "why"),
+)
 PLATFORM_COLUMNS = (
-    "target",
-    "scenario",
-    "repetition",
-    "cold_starts",
-    "init_p50_ms",
-    "invocations",
-    "billed_gb_s",
-    "throttles",
-    "gateway_timeouts",
-    "function_timeouts",
-    "init_timeouts",
-    "crashes",
-    "evictions",
-    "environments_started",
-    "pods_ready",
-    "scale_outs",
-    "scale_ins",
-    "nodes_added",
-    "peak_cpu_pct",
-    "peak_rss_mb",
+    ResultColumn("target", "target"),
+    ResultColumn("scenario", "scenario"),
+    ResultColumn("profile", "profile"),
+    ResultColumn("repetition", "rep", "count"),
+    ResultColumn("cold_starts", "cold starts", "count"),
+    ResultColumn("init_p50_ms", "init p50 ms", "ms"),
+    ResultColumn("invocations", "invocations", "count"),
+    ResultColumn("billed_gb_s", "billed GB-s", "number"),
+    ResultColumn("throttles", "throttles", "count"),
+    ResultColumn("gateway_timeouts", "gateway timeouts", "count"),
+    ResultColumn("function_timeouts", "function timeouts", "count"),
+    ResultColumn("init_timeouts", "init timeouts", "count"),
+    ResultColumn("crashes", "crashes", "count"),
+    ResultColumn("evictions", "evictions", "count"),
+    ResultColumn("environments_started", "environments", "count"),
+    ResultColumn("pods_ready", "pods ready", "count"),
+    ResultColumn("scale_outs", "scale-outs", "count"),
+    ResultColumn("scale_ins", "scale-ins", "count"),
+    ResultColumn("nodes_added", "nodes added", "count"),
+    ResultColumn("peak_cpu_pct", "peak CPU %", "number"),
+    ResultColumn("peak_rss_mb", "peak RSS MB", "number"),
 )
 
 
@@ -73,10 +79,8 @@ def run_summary(
     return dg.MaterializeResult(
         metadata={
             "cells": len(rows),
-            "summary": dg.MetadataValue.md(markdown_table(rows, SUMMARY_COLUMNS)),
-            "refused_runs": dg.MetadataValue.md(
-                markdown_table(refused, REFUSED_COLUMNS) if refused else "none"
-            ),
+            "summary": result_table(rows, SUMMARY_COLUMNS),
+            "refused_runs": result_table(refused, REFUSED_COLUMNS),
             "database": dg.MetadataValue.path(duckdb.database),
             "query": dg.MetadataValue.md(f"```sql\n{SCENARIO_SUMMARY_SQL};\n```"),
         }
@@ -100,7 +104,7 @@ def platform_metrics(
     return dg.MaterializeResult(
         metadata={
             "runs": len(rows),
-            "platform": dg.MetadataValue.md(markdown_table(rows, PLATFORM_COLUMNS)),
+            "platform": result_table(rows, PLATFORM_COLUMNS),
             "database": dg.MetadataValue.path(duckdb.database),
         }
     )
