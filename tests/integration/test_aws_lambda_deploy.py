@@ -237,3 +237,34 @@ def test_a_spec_for_another_target_or_with_an_unknown_knob_is_refused(clients: A
         aws.deploy(DeploymentSpec(target="local-lambda"))
     with pytest.raises(ValueError, match="memory_size"):
         aws.deploy(spec(push_image(clients), memory_size=1))
+
+
+def test_a_function_terraform_made_is_never_adopted(clients: AwsClients) -> None:
+    iam = clients.client("iam")
+    role = iam.create_role(RoleName="tf-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    image = push_image(clients)
+    clients.client("lambda").create_function(
+        FunctionName="nlp-bench-tf",
+        PackageType="Image",
+        Code={"ImageUri": image},
+        Role=role,
+        Tags={"project": "nlp-bench", "managed-by": "terraform"},
+    )
+    with pytest.raises(LambdaDeployError, match="is not the pipeline's \\(managed-by=terraform\\)"):
+        target(clients).deploy(spec(image, function_name="nlp-bench-tf"))
+    groups = clients.client("logs").describe_log_groups(
+        logGroupNamePrefix="/aws/lambda/nlp-bench-tf"
+    )
+    assert groups["logGroups"] == []  # refused before anything was made
+
+
+def test_another_function_name_tears_the_old_deployment_down_first(clients: AwsClients) -> None:
+    aws = target(clients)
+    image = push_image(clients)
+    first = aws.deploy(spec(image, function_name="nlp-bench-one"))
+    second = aws.deploy(spec(image, function_name="nlp-bench-two"))
+    assert second.deployment_id != first.deployment_id
+    names = {f["FunctionName"] for f in clients.client("lambda").list_functions()["Functions"]}
+    assert "nlp-bench-one" not in names
+    assert "nlp-bench-two" in names
+    aws.teardown()

@@ -130,6 +130,13 @@ class AwsEksTarget(DeployedContext):
             live = self._deployment
             if live is not None and live.spec == spec:
                 return live
+            if (
+                live is not None
+                and self._config is not None
+                and (self._config.namespace != config.namespace)
+            ):  # another namespace: this deployment goes first, the new one starts fresh
+                self.teardown()
+                live = None
             kube = self._api()
             deployment_id = live.deployment_id if live else f"aws-eks-{uuid.uuid4().hex[:12]}"
             started_at = live.started_at if live else self._now()

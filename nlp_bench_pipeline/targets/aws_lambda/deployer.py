@@ -126,6 +126,9 @@ class LambdaDeployer:
         changes: list[str] = []
         aws_tags = tags.aws()
         self.check_image(config)
+        existing = self._get_function(config.function_name)
+        if existing is not None:  # before anything is made: never adopt another's function
+            claim(existing.get("Tags", {}), "function", config.function_name)
         account = self._account()
         log_group_arn = self._ensure_log_group(config, aws_tags, changes)
         role_arn = config.execution_role_arn or self._ensure_role(
@@ -191,8 +194,14 @@ class LambdaDeployer:
             changes.append(f"log group {config.log_group} created")
             groups = logs.describe_log_groups(logGroupNamePrefix=config.log_group)["logGroups"]
             group = next(g for g in groups if g["logGroupName"] == config.log_group)
-        else:  # this deployment's id and expiry
-            logs.tag_resource(resourceArn=str(group["arn"]).removesuffix(":*"), tags=tags)
+        else:  # this deployment's id and expiry, on a group the pipeline made
+            arn = str(group["arn"]).removesuffix(":*")
+            claim(
+                logs.list_tags_for_resource(resourceArn=arn).get("tags", {}),
+                "log group",
+                config.log_group,
+            )
+            logs.tag_resource(resourceArn=arn, tags=tags)
         if group.get("retentionInDays") != config.log_retention_days:
             logs.put_retention_policy(
                 logGroupName=config.log_group, retentionInDays=config.log_retention_days
@@ -211,6 +220,8 @@ class LambdaDeployer:
         name = role_name(config)
         try:
             arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+            existing = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+            claim(existing, "execution role", name)
             iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "NoSuchEntity":
@@ -643,6 +654,17 @@ class LambdaDeployer:
 
     def _api_arn(self, api_id: str) -> str:
         return f"arn:{self._partition()}:apigateway:{self.clients.region}::/apis/{api_id}"
+
+
+def claim(tags: dict[str, str], what: str, name: str) -> None:
+    """Refuse to adopt a resource someone else manages (Terraform's function of the same name):
+    updating it would drift Terraform's state, and a teardown would delete it."""
+    owner = tags.get(MANAGED_BY_TAG)
+    if owner != PIPELINE_MANAGER:
+        raise LambdaDeployError(
+            f"{what} {name} exists and is not the pipeline's (managed-by={owner}): deploy with "
+            "the Terraform path, or choose another function_name"
+        )
 
 
 def role_name(config: AwsLambdaConfig) -> str:

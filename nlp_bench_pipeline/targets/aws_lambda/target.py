@@ -130,6 +130,13 @@ class AwsLambdaTarget(DeployedContext):
             live = self._deployment
             if live is not None and live.spec == spec:
                 return live
+            if (
+                live is not None
+                and self._config is not None
+                and (self._config.function_name != config.function_name)
+            ):  # another function: this one goes first, the new one starts fresh
+                self.teardown()
+                live = None
             deployment_id = live.deployment_id if live else f"aws-lambda-{uuid.uuid4().hex[:12]}"
             started_at = live.started_at if live else self._now()
             tags = DeploymentTags(
