@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 from botocore.auth import SigV4Auth
@@ -100,6 +100,22 @@ def request_auth(
             raise ValueError("authorization JWT: requests need a bearer token, and none was given")
         return BearerToken(token)
     raise ValueError(f"authorization {authorization!r}: expected AWS_IAM or JWT")
+
+
+def auth_for_deployment(
+    details: Mapping[str, Any],
+    *,
+    credentials: Credentials | None = None,
+    token: str | None = None,
+) -> RequestAuth:
+    """What a deployment's clients must send: its ``details.authorization`` (``aws-lambda``
+    sets it; local targets and the EKS ALB have none) in its ``details.region``."""
+    return request_auth(
+        details.get("authorization"),
+        credentials=credentials,
+        region=details.get("region"),
+        token=token,
+    )
 
 
 class HttpxAuth(httpx.Auth):

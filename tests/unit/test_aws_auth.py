@@ -17,6 +17,7 @@ from nlp_bench_pipeline.loadgen.aws_auth import (
     HttpxAuth,
     NoAuth,
     SigV4Signer,
+    auth_for_deployment,
     measure_signing,
     request_auth,
 )
@@ -158,3 +159,14 @@ def test_signing_is_what_costs_not_the_measurement() -> None:
     signed = measure_signing(SigV4Signer(Credentials(KEY, SECRET), "eu-west-1"), URL, requests=200)
     unsigned = measure_signing(aws_auth.NoAuth(), URL, requests=200)
     assert signed.p50_us > 5 * unsigned.p50_us
+
+
+def test_a_deployments_details_say_how_its_clients_authorise() -> None:
+    credentials = Credentials(KEY, SECRET)
+    lambda_details = {"authorization": "AWS_IAM", "region": "eu-west-1"}
+    signer = auth_for_deployment(lambda_details, credentials=credentials)
+    assert isinstance(signer, SigV4Signer)
+    assert signer.region == "eu-west-1"
+    assert isinstance(auth_for_deployment({"path": "kubernetes"}), NoAuth)
+    jwt = auth_for_deployment({"authorization": "JWT"}, token="eyJ")
+    assert jwt.headers("POST", URL, BODY) == {"Authorization": "Bearer eyJ"}
