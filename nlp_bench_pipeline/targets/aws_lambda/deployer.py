@@ -16,7 +16,6 @@ update while one is in progress is refused), and provisioned concurrency until `
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,8 +37,6 @@ from nlp_bench_pipeline.targets.aws_lambda.config import (
     function_environment,
     function_fingerprint,
 )
-
-log = logging.getLogger(__name__)
 
 FINGERPRINT_TAG = "nlp-bench/config-sha256"
 PROVISIONED_TAG = "nlp-bench/provisioned-concurrency"
