@@ -382,6 +382,32 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
     assert owned_processes(owner) == []
 
 
+def test_command_line_with_a_failing_init_says_so_in_one_line_and_does_not_serve(
+    tmp_path: Path,
+) -> None:
+    # Issue 17: it printed "serving" and then started a new failing runtime per request.
+    command = [
+        *python_command("-m", "nlp_bench_pipeline.targets.local_lambda"),
+        *("--port", str(free_port()), "--handler", TRIVIAL),
+        *("--env", "NLP_BENCH_FAULT_LOAD_FAIL=1"),
+    ]
+    completed = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "NLP_BENCH_WORK_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "serving; Ctrl-C to stop" not in completed.stdout
+    [line] = completed.stderr.strip().splitlines()
+    assert line.startswith("local-lambda: the function's init failed, so it does not serve: ")
+    assert "RuntimeError: model load failed on purpose" in line
+    owner = completed.stdout.splitlines()[0].split()[-1]
+    assert owned_processes(owner) == []
+
+
 @pytest.mark.full_model
 def test_full_model_prediction_is_cold_then_warm_from_the_same_environment(
     platform: Platform,

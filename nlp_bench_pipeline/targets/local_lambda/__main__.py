@@ -1,7 +1,11 @@
 """``python -m nlp_bench_pipeline.targets.local_lambda``: serve the function until Ctrl-C.
 
-Prints the endpoint and the deployment's host-limited notes, serves, and on Ctrl-C (or SIGTERM)
-tears everything down, every runtime process included.
+Prints the endpoint and the deployment's host-limited notes, verifies that the function
+initialises (one request through the front), serves, and on Ctrl-C (or SIGTERM) tears everything
+down, every runtime process included. A function whose init fails — a model that cannot load —
+is reported in one line and the command exits 1 without saying it serves: the emulator stays
+faithful (Lambda re-runs a failed init on every invoke), so serving it would only start a
+failing runtime per request.
 """
 
 from __future__ import annotations
@@ -14,11 +18,18 @@ import threading
 from types import FrameType
 from typing import Any
 
-from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, DeploymentSpec
+import httpx
+
+from inference_service.contract import PREDICT_PATH
+from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.settings import PipelineSettings
 from nlp_bench_pipeline.targets.local_lambda.config import PRESETS, preset
 from nlp_bench_pipeline.targets.local_lambda.target import LocalLambdaTarget
+
+PROBE_BODY = {"text": "a gripping, beautiful film"}
+# The HTTP API's integration timeout, and a little: an init slower than that is reported too.
+PROBE_TIMEOUT_S = 35.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,11 +56,43 @@ def main(argv: list[str] | None = None) -> int:
             for name, note in deployment.details["notes"].items():
                 print(f"  {name}: {note}", flush=True)
             print(f"  runtime logs: {deployment.details['log_dir']}", flush=True)
+            failure = init_failure(target, deployment)
+            if failure is not None:
+                print(f"local-lambda: {failure}", file=sys.stderr, flush=True)
+                return 1
             print("serving; Ctrl-C to stop", flush=True)
             threading.Event().wait()
     except KeyboardInterrupt:
         print("stopped; every runtime process is gone", flush=True)
     return 0
+
+
+def init_failure(target: LocalLambdaTarget, deployment: Deployment) -> str | None:
+    """Send one request through the front; None when an execution environment initialised.
+
+    The platform's own record decides (a ``cold_start`` event is an init that reached its first
+    ``next``); otherwise the last init failure it recorded is the answer. The environment that
+    served stays warm until the idle eviction, as after any first request.
+    """
+    try:
+        httpx.post(f"{deployment.endpoint}{PREDICT_PATH}", json=PROBE_BODY, timeout=PROBE_TIMEOUT_S)
+    except httpx.HTTPError as exc:
+        return f"the verification request failed: {type(exc).__name__}: {exc}"
+    events = target.events()
+    if any(event.kind == "cold_start" for event in events):
+        return None
+    failures = [
+        e for e in events if e.kind in ("crash", "timeout") and e.detail.get("phase") == "init"
+    ]
+    if not failures:
+        return "no execution environment initialised within the verification request"
+    last = failures[-1].detail
+    what = last.get("error_type") or f"{last.get('scope', 'init')} timeout"
+    message = " ".join(str(last.get("message") or f"after {last.get('limit_s')} s").split())
+    return (
+        f"the function's init failed, so it does not serve: {what}: {message} "
+        f"(runtime logs: {deployment.details['log_dir']})"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
