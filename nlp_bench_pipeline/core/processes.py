@@ -60,8 +60,8 @@ class PassedEnvironment:
     names: frozenset[str] = frozenset()
     prefixes: tuple[str, ...] = ()
 
-    def plus(self, *names: str) -> PassedEnvironment:
-        return PassedEnvironment(self.names | frozenset(names), self.prefixes)
+    def plus(self, *names: str, prefixes: Sequence[str] = ()) -> PassedEnvironment:
+        return PassedEnvironment(self.names | frozenset(names), (*self.prefixes, *prefixes))
 
     def admits(self, name: str) -> bool:
         return name in self.names or name.startswith(self.prefixes)
@@ -102,6 +102,31 @@ def child_environment(
     else:
         base = inherit.take(parent)
     return {**base, **(env or {}), OWNER_ENV: owner}
+
+
+def scrubbed(command: Sequence[str], passed: PassedEnvironment) -> list[str]:
+    """``command`` behind a launcher that runs it with only ``passed`` of its environment.
+
+    For a child whose starter hands it the whole environment whatever it is asked (Dagster's
+    ``PipesSubprocessClient`` merges ``os.environ`` into every child's): the launcher replaces
+    itself with ``command`` (``execve``, the same pid), so even ``/proc/<pid>/environ`` of the
+    child holds nothing else.
+    """
+    flags = [f"--pass={name}" for name in sorted(passed.names)]
+    flags += [f"--pass-prefix={prefix}" for prefix in passed.prefixes]
+    return [sys.executable, "-m", __name__, *flags, "--", *command]
+
+
+def _exec_scrubbed(argv: Sequence[str]) -> None:
+    """The launcher of :func:`scrubbed`: ``--pass NAME`` / ``--pass-prefix P`` ... ``--`` cmd."""
+    separator = list(argv).index("--")
+    names, prefixes = [], []
+    for flag in argv[:separator]:
+        option, _, value = flag.partition("=")
+        (names if option == "--pass" else prefixes).append(value)
+    command = list(argv[separator + 1 :])
+    passed = PassedEnvironment(frozenset(names), tuple(prefixes))
+    os.execvpe(command[0], command, passed.take(os.environ))  # noqa: S606 - an argv, no shell
 
 
 @functools.cache
@@ -324,3 +349,7 @@ def code_root(import_path: str) -> Path:
     if spec.origin is None:
         raise ModuleNotFoundError(f"package {top!r} of {import_path!r} has no location")
     return Path(spec.origin).resolve().parent
+
+
+if __name__ == "__main__":
+    _exec_scrubbed(sys.argv[1:])

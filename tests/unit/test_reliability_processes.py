@@ -6,6 +6,7 @@ The environment tests read ``/proc/<pid>/environ`` of a real child, as the probe
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from nlp_bench_pipeline.core.processes import (
     ProcessIdentity,
     child_environment,
     python_command,
+    scrubbed,
 )
 
 CANARIES = {
@@ -255,3 +257,27 @@ def test_a_child_runs_the_hook_only_when_asked(tmp_path: Path) -> None:
         assert child.log_path is not None
         results.append(child.log_path.read_text().strip())
     assert results == [str(int(signal.SIGTERM)), "0"]
+
+
+@pytest.mark.slow
+def test_a_scrubbed_command_sees_only_what_passes_even_when_started_with_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # For a child whose starter merges the whole environment in (Dagster Pipes' subprocess client).
+    for name, value in CANARIES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGSTER_PIPES_MESSAGES", "kept")
+    script = "import json, os; print(json.dumps(dict(os.environ)))"
+    passed = PROCESS_ESSENTIALS.plus("PYTHONUNBUFFERED", prefixes=["DAGSTER_PIPES_M"])
+    completed = subprocess.run(
+        scrubbed(python_command("-c", script), passed),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seen = json.loads(completed.stdout)
+    assert not set(CANARIES) & set(seen)
+    assert seen["DAGSTER_PIPES_MESSAGES"] == "kept"
+    assert seen["PYTHONUNBUFFERED"] == "1"
+    assert seen["PATH"] == os.environ["PATH"]
