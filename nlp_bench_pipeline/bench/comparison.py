@@ -1,0 +1,179 @@
+"""The live comparison: one text to every target at once, through the backoff client.
+
+What a user of each platform would see sending the same request right now: the answer (label,
+score), what the first attempt met (its latency and status — a cold Lambda's gateway timeout, a
+503 while no pod is ready), how many attempts the client needed and the time to the first
+success (``nlp_bench_pipeline.client``: exponential backoff with full jitter, bounded attempts
+and time, the same policy the warming and verification use), which environment answered and
+whether it answered cold (the ``x-nlp-bench-cold-start`` header: the first prediction its
+process served — on a Kubernetes pod that is its first request, not a wait, since readiness
+kept traffic away until the model had loaded).
+
+The targets are asked in parallel (one asyncio task each), so neither waits for the other's
+cold start. :func:`deployed` starts the targets it is given and tears the local ones down
+afterwards; a cloud target is deployed idempotently and kept, as the deployment asset does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER, PREDICT_PATH
+from nlp_bench_pipeline.client import CallResult, RepeatedInitError, RetryPolicy, send_async
+from nlp_bench_pipeline.core.deployments import DeploymentSpec
+from nlp_bench_pipeline.core.records import LOCAL_TARGETS, utcnow
+from nlp_bench_pipeline.targets.base import Target
+
+# A cold Lambda behind API Gateway can take one 30 s integration timeout and a few backoffs.
+COMPARE_POLICY = RetryPolicy(max_attempts=10, base_s=0.5, cap_s=5.0, budget_s=180.0)
+ATTEMPT_TIMEOUT_S = 60.0
+
+
+class TargetAnswer(BaseModel):
+    """What one target answered, and what it took."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: str
+    sent_at: datetime
+    ok: bool
+    label: str | None
+    score: float | None
+    first_attempt_ms: float
+    first_status: int | None
+    first_label: str
+    attempts: int
+    attempt_labels: list[str]
+    time_to_first_success_ms: float | None
+    environment_id: str | None
+    cold_start: bool | None
+    model_digest: str | None
+    error: str | None
+
+    @property
+    def start(self) -> str:
+        """``cold`` or ``warm`` by the answer's header; ``–`` without an answer."""
+        return "–" if self.cold_start is None else "cold" if self.cold_start else "warm"
+
+
+def compare(
+    text: str,
+    endpoints: Mapping[str, str],
+    *,
+    policy: RetryPolicy = COMPARE_POLICY,
+    timeout_s: float = ATTEMPT_TIMEOUT_S,
+) -> list[TargetAnswer]:
+    """``text`` to every endpoint (target name → base URL) at once; answers in that order."""
+    if not text.strip():
+        raise ValueError("the text to compare is empty")
+    return asyncio.run(_compare_all(text, endpoints, policy, timeout_s))
+
+
+async def _compare_all(
+    text: str, endpoints: Mapping[str, str], policy: RetryPolicy, timeout_s: float
+) -> list[TargetAnswer]:
+    asks = [_ask(name, url, text, policy, timeout_s) for name, url in endpoints.items()]
+    return list(await asyncio.gather(*asks))
+
+
+async def _ask(
+    target: str, endpoint: str, text: str, policy: RetryPolicy, timeout_s: float
+) -> TargetAnswer:
+    sent_at = utcnow()
+    async with httpx.AsyncClient(base_url=endpoint, timeout=timeout_s) as client:
+        try:
+            result = await send_async(
+                client, "POST", PREDICT_PATH, json={"text": text}, policy=policy
+            )
+        except RepeatedInitError as exc:
+            return _from_attempts(target, sent_at, exc.attempts, None, str(exc))
+    return _from_result(target, sent_at, result)
+
+
+def _from_result(target: str, sent_at: datetime, result: CallResult) -> TargetAnswer:
+    response = result.response if result.ok else None
+    error = None
+    if not result.ok:
+        last = result.attempts[-1]
+        seen = f"HTTP {last.status_code}" if last.status_code is not None else last.error
+        error = f"no success after {len(result.attempts)} attempts ({result.stopped_by}): {seen}"
+    answer = _from_attempts(target, sent_at, result.attempts, response, error)
+    if result.time_to_first_success_s is None:
+        return answer
+    return answer.model_copy(
+        update={"time_to_first_success_ms": round(result.time_to_first_success_s * 1000, 3)}
+    )
+
+
+def _from_attempts(
+    target: str,
+    sent_at: datetime,
+    attempts: Sequence[Any],
+    response: httpx.Response | None,
+    error: str | None,
+) -> TargetAnswer:
+    first = attempts[0]
+    body = _json(response)
+    prediction = (body.get("predictions") or [{}])[0]
+    return TargetAnswer(
+        target=target,
+        sent_at=sent_at,
+        ok=response is not None,
+        label=prediction.get("label"),
+        score=prediction.get("score"),
+        first_attempt_ms=round(first.latency_ms, 3),
+        first_status=first.status_code,
+        first_label=first.label,
+        attempts=len(attempts),
+        attempt_labels=[a.label for a in attempts],
+        time_to_first_success_ms=None,
+        environment_id=response.headers.get(ENVIRONMENT_HEADER) if response else None,
+        cold_start=response.headers.get(COLD_START_HEADER) == "1" if response else None,
+        model_digest=(body.get("model") or {}).get("digest"),
+        error=error,
+    )
+
+
+def _json(response: httpx.Response | None) -> dict[str, Any]:
+    if response is None:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+@contextlib.contextmanager
+def deployed(
+    names: Sequence[str],
+    *,
+    create: Callable[[str], Target],
+    spec_for: Callable[[str], DeploymentSpec],
+    progress: Callable[[str], None] = print,
+) -> Iterator[dict[str, str]]:
+    """Each target deployed (``create`` then ``deploy``); yields name → endpoint.
+
+    Local targets are torn down on the way out, whatever happened; cloud ones are kept.
+    """
+    started: list[Target] = []
+    try:
+        endpoints = {}
+        for name in names:
+            target = create(name)
+            progress(f"starting {name}")
+            started.append(target)
+            endpoints[name] = target.deploy(spec_for(name)).endpoint
+        yield endpoints
+    finally:
+        for target in reversed(started):
+            if target.name in LOCAL_TARGETS:
+                progress(f"tearing down {target.name}")
+                target.teardown()
