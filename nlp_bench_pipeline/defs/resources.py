@@ -131,6 +131,17 @@ class PlatformsResource(dg.ConfigurableResource):
         )
 
 
+class ReportResource(dg.ConfigurableResource):
+    """Where the charts, the analysis and the HTML report are written (default ``data/report``,
+    beside the work directory)."""
+
+    report_dir: str = Field(description="the report folder: index.html, charts/, analysis.json")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.report_dir)
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = get_pipeline_settings()
@@ -140,6 +151,7 @@ def resources() -> dg.Definitions:
             "duckdb": MetricStoreResource(database=str(settings.db)),
             "aws": AwsConfig.from_environment(),
             "platforms": PlatformsResource(work_dir=str(settings.work_dir)),
+            "report": ReportResource(report_dir=str(settings.work_dir.parent / "report")),
             "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(PROJECT_ROOT)),
         }
     )
