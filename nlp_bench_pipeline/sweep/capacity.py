@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from nlp_bench_pipeline.targets.base import Target
 from nlp_bench_pipeline.targets.cpu_quota import lambda_cores
 from nlp_bench_pipeline.targets.local_lambda.config import HostCapacity
 
@@ -104,3 +105,15 @@ class AccountQuota:
             "account_concurrent_executions": self.concurrent_executions,
             "account_unreserved_concurrent_executions": self.unreserved_concurrent_executions,
         }
+
+
+def capacity_for(target: Target) -> Capacity:
+    """The local host for a local target; the account's quota (``GetAccountSettings``) for
+    ``aws-lambda``, through the target's own AWS clients."""
+    if target.name == "aws-lambda":
+        from nlp_bench_pipeline.targets.aws_lambda import AwsLambdaTarget  # boto3 only for AWS
+
+        if isinstance(target, AwsLambdaTarget):
+            settings = target.clients.client("lambda").get_account_settings()
+            return AccountQuota.from_account_settings(settings)
+    return LocalHost.measure()
