@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,8 @@ from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER, PR
 from nlp_bench_pipeline.client import CallResult, RepeatedInitError, RetryPolicy, send_async
 from nlp_bench_pipeline.core.deployments import DeploymentSpec
 from nlp_bench_pipeline.core.records import LOCAL_TARGETS, utcnow
+from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.store.report_queries import record_live_comparison
 from nlp_bench_pipeline.targets.base import Target
 
 # A cold Lambda behind API Gateway can take one 30 s integration timeout and a few backoffs.
@@ -149,6 +152,51 @@ def _json(response: httpx.Response | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+class LiveComparison(BaseModel):
+    """One comparison: its id, the text, every target's answer, and whether it was stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    comparison_id: str
+    text: str
+    answers: list[TargetAnswer]
+    stored: bool
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per target, as the proposed ``live_comparisons`` table holds them."""
+        return [
+            {"comparison_id": self.comparison_id, "text": self.text, **a.model_dump()}
+            for a in self.answers
+        ]
+
+
+def run_live_comparison(
+    text: str,
+    names: Sequence[str],
+    *,
+    create: Callable[[str], Target],
+    spec_for: Callable[[str], DeploymentSpec],
+    store: MetricStore | None,
+    endpoints: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] = print,
+) -> LiveComparison:
+    """Start the ``names`` not in ``endpoints``, compare, tear the local ones down, and store
+    the answers where the store has a table for them."""
+    given = dict(endpoints or {})
+    with deployed(
+        [n for n in names if n not in given], create=create, spec_for=spec_for, progress=progress
+    ) as started:
+        answers = compare(text, {name: given.get(name) or started[name] for name in names})
+    comparison = LiveComparison(
+        comparison_id=f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        text=text,
+        answers=answers,
+        stored=False,
+    )
+    stored = store is not None and record_live_comparison(store, comparison.rows())
+    return comparison.model_copy(update={"stored": stored})
 
 
 @contextlib.contextmanager

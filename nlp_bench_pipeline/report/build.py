@@ -26,7 +26,7 @@ from nlp_bench_pipeline.report.charts import WrittenChart, build_charts, read_ch
 from nlp_bench_pipeline.report.page import render_page
 from nlp_bench_pipeline.report.sre import SreAnalysis, analyse, fact_sections, read_analysis
 from nlp_bench_pipeline.report.sre import write_analysis as save_analysis
-from nlp_bench_pipeline.report.tables import slo_rows, verdict_rows
+from nlp_bench_pipeline.report.tables import VerdictRow, slo_rows, verdict_rows
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.report_queries import (
     economics_tables,
@@ -82,11 +82,14 @@ def write_analysis_for(
 
 @dataclass(frozen=True)
 class ReportFiles:
+    """What ``write_report`` wrote, and the verdict it put at the top."""
+
     index: Path
     dated: Path
     charts_drawn: int
     charts_missing: int
     bytes: int
+    verdicts: list[VerdictRow]
 
 
 def write_report(
@@ -106,10 +109,10 @@ def write_report(
         analysis: SreAnalysis | None = read_analysis(folder)
     except FileNotFoundError:
         analysis = None
-    estimates = _estimates(store)
+    verdicts = verdict_rows(covered.runs, _estimates(store))
     html = render_page(
         runs=covered.runs,
-        verdicts=verdict_rows(covered.runs, estimates),
+        verdicts=verdicts,
         slo=slo_rows(covered.runs),
         charts=charts,
         analysis=analysis,
@@ -124,7 +127,7 @@ def write_report(
     dated.parent.mkdir(exist_ok=True)
     dated.write_text(html)
     drawn = sum(chart.drawn for chart in charts)
-    return ReportFiles(index, dated, drawn, len(charts) - drawn, len(html.encode()))
+    return ReportFiles(index, dated, drawn, len(charts) - drawn, len(html.encode()), verdicts)
 
 
 def dated_name(covered: Scope, now: dt.datetime) -> str:

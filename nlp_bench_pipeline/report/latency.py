@@ -55,8 +55,8 @@ PARTS = ("in the service (queue + inference)", "outside the service (gateway, pr
 PERCENTILES_TITLE = "Latency percentiles, every request counted"
 PERCENTILES_TEXT = (
     "p50–p99.9 from the intended send time over every scheduled request of the measure phase; "
-    "red text at the right names the percentiles that land on a failed or dropped request; the hollow diamond "
-    "is the successes' own p99. Log scale."
+    "red text at the right names the percentiles that land on a failed or dropped request; "
+    "the hollow diamond is the successes' own p99. Log scale."
 )
 SERVICE_TITLE = "Where a warm request's time went"
 SERVICE_TEXT = (

@@ -84,7 +84,7 @@ PLATFORM_FIELDS = (
     "peak_cpu_pct",
     "peak_rss_mb",
 )
-NO_KEY = "no Groq API key is configured (GROQ_API_KEY)"
+NO_KEY = "GROQ_API_KEY is not set"
 
 
 class SreAnalysis(BaseModel):
