@@ -192,6 +192,17 @@ def sweep_chart(sweep: Sequence[Mapping[str, Any]] | None) -> Chart:
         }
         for row in run
     ]
+    panels = [
+        _sweep_panel([p for p in points if p["target"] == target])
+        for target in dict.fromkeys(p["target"] for p in points)
+    ]
+    chart = alt.vconcat(*panels) if len(panels) > 1 else panels[0]
+    return Chart("memory_sweep", SWEEP_TITLE, SWEEP_TEXT, finish(chart), note=note)
+
+
+def _sweep_panel(points: list[dict[str, Any]]) -> alt.LayerChart:
+    """One target's sweep: duration on the left axis, cost on the right (a facet cannot hold
+    a layer with a scale of its own, hence a panel per target)."""
     x = alt.X("memory_mb:O", title="memory size, MB")
     base = alt.Chart()
     duration = base.mark_line(point=True, color="#4c78a8").encode(
@@ -200,6 +211,11 @@ def sweep_chart(sweep: Sequence[Mapping[str, Any]] | None) -> Chart:
         tooltip=["memory_mb:O", alt.Tooltip("p50_ms:Q", format=",.1f"), "best:N"],
     )
     p95 = base.mark_line(strokeDash=[3, 3], color="#4c78a8").encode(x=x, y=alt.Y("p95_ms:Q"))
+    best = (
+        base.transform_filter("datum.best != ''")
+        .mark_text(dy=-12, fontWeight="bold", color="#333")
+        .encode(x=x, y=alt.Y("p50_ms:Q"), text="best:N")
+    )
     cost = base.mark_line(point=True, color="#e8772e").encode(
         x=x,
         y=alt.Y(
@@ -209,18 +225,11 @@ def sweep_chart(sweep: Sequence[Mapping[str, Any]] | None) -> Chart:
         ),
         tooltip=["memory_mb:O", alt.Tooltip("usd_per_million:Q", format="$,.2f")],
     )
-    best = (
-        base.transform_filter("datum.best != ''")
-        .mark_text(dy=-12, fontWeight="bold", color="#333")
-        .encode(x=x, y=alt.Y("p50_ms:Q"), text="best:N")
-    )
-    chart = (
+    return (
         alt.layer(alt.layer(duration, p95, best), cost, data=alt.Data(values=plain(points)))
         .resolve_scale(y="independent")
-        .properties(width=WIDTH, height=240)
-        .facet(row=alt.Row("target:N", title=None))
+        .properties(width=WIDTH, height=240, title=points[0]["target"])
     )
-    return Chart("memory_sweep", SWEEP_TITLE, SWEEP_TEXT, finish(chart), note=note)
 
 
 def _json(value: Any) -> list[dict[str, Any]]:

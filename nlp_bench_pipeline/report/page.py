@@ -104,7 +104,7 @@ def render_page(
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{escape(CONTENT_SECURITY_POLICY)}">
+<meta http-equiv="Content-Security-Policy" content="{escape(CONTENT_SECURITY_POLICY, quote=False)}">
 <title>nlp-bench report{escape(f" — {profile}" if profile else "")}</title>
 <style>{STYLE}</style></head>
 <body><main>
