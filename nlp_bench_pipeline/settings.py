@@ -41,6 +41,16 @@ class PipelineSettings(BaseSettings):
         "synthetic",
         description="the model the benchmark deploys (the service's own default is the hub model)",
     )
+    service_image: str | None = Field(
+        None, description="the service image in ECR by digest, <repo>@sha256:… (AWS targets)"
+    )
+    aws_owner: str | None = Field(None, description="owner tag of AWS deployments (default: you)")
+    aws_expiry_hours: float = Field(4.0, gt=0, description="how long an AWS deployment may live")
+    aws_cluster: str | None = Field(None, description="EKS cluster (default: Terraform's output)")
+    terraform_dir: Path = Field(
+        PROJECT_ROOT / "infra" / "terraform" / "envs" / "bench",
+        description="the Terraform environment the AWS targets read outputs from",
+    )
 
     @staticmethod
     def split(value: str) -> list[str]:

@@ -90,6 +90,7 @@ def plan_cell(
         deployment=plan.deployment_spec(cell.target, idle_s=scenario.longest_idle_s),
         provenance=provenance,
         slo_p99_ms=plan.slo_for(cell.scenario),
+        mode=plan.load_mode if cell.target == "aws-lambda" else "http",
     )
 
 
@@ -147,11 +148,13 @@ def _run_repetition(
                 progress(f"warming {deployment.endpoint} ({plan.scenario.warm_capacity})")
                 warming = warm(target, deployment, first, to_warm)
             progress(f"load test (warm-up phase first) against {deployment.endpoint}")
-            summary = launch(plan.aimed_at(deployment.endpoint))
+            summary = launch(plan.aimed_at(deployment))
     except Exception as exc:
         host = {"deployment": deployment.details if deployment else None, "warming": warming}
         _store_failed_run(plan, target, store, measured, error=exc, host=host)
         raise
+    # A cloud target completes its record at teardown (REPORT lines that arrived late).
+    deployment = getattr(target, "last_deployment", None) or deployment
     events = target.events(since=deployed_at)
     samples = target.samples(since=deployed_at)
     progress(f"writing {summary.rows} rows, {len(events)} events, {len(samples)} samples")

@@ -7,7 +7,7 @@ build a :class:`BenchmarkPlan` and ask it for cells and deployment specs.
 from __future__ import annotations
 
 from itertools import product
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -74,6 +74,11 @@ class BenchmarkPlan(BaseModel):
     )
     platform_overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="extra platform knobs per target"
+    )
+    load_mode: Literal["http", "direct"] = Field(
+        "http",
+        description="http: through each target's endpoint; direct: Lambda's Invoke API, "
+        "bypassing API Gateway (aws-lambda only)",
     )
 
     @field_validator("scenarios")

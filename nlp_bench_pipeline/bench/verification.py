@@ -29,6 +29,19 @@ PROBE_BODY = {"text": "a gripping, beautiful film"}
 FIRST_SUCCESS_POLICY = RetryPolicy(max_attempts=2_000, base_s=0.1, cap_s=0.5, budget_s=300.0)
 
 
+def client_auth(deployment: Deployment) -> httpx.Auth | None:
+    """What the harness's requests must carry: a SigV4 signature or a JWT for an authorised
+    API (``details.authorization``, set by aws-lambda), nothing for the local targets."""
+    if not deployment.details.get("authorization"):
+        return None
+    import boto3
+
+    from nlp_bench_pipeline.loadgen.aws_auth import HttpxAuth, auth_for_deployment
+
+    credentials = boto3.Session(region_name=deployment.details.get("region")).get_credentials()
+    return HttpxAuth(auth_for_deployment(deployment.details, credentials=credentials))
+
+
 class DeploymentNotServing(RuntimeError):
     """No successful prediction within the deadline; the message lists what was seen instead."""
 
@@ -101,7 +114,9 @@ def verify(
     started_at = utcnow()
     started = time.monotonic()
     deployment = target.deploy(spec)
-    with httpx.Client(base_url=deployment.endpoint, timeout=60) as client:
+    with httpx.Client(
+        base_url=deployment.endpoint, timeout=60, auth=client_auth(deployment)
+    ) as client:
         first = first_success(client, since=started, timeout_s=timeout_s)
         warm_sent = time.monotonic()
         warm = client.post(PREDICT_PATH, json=PROBE_BODY)

@@ -25,6 +25,7 @@ from nlp_bench_pipeline.bench.verification import (
     FIRST_SUCCESS_POLICY,
     PROBE_BODY,
     FirstSuccess,
+    client_auth,
     first_success,
 )
 from nlp_bench_pipeline.client import send
@@ -43,7 +44,9 @@ WARMING_ROUNDS = 3
 
 def time_first_success(deployment: Deployment, since: float, timeout_s: float) -> FirstSuccess:
     """Deploy began at ``since`` (monotonic): probe until the first success and time it."""
-    with httpx.Client(base_url=deployment.endpoint, timeout=60) as client:
+    with httpx.Client(
+        base_url=deployment.endpoint, timeout=60, auth=client_auth(deployment)
+    ) as client:
         return first_success(client, since=since, timeout_s=timeout_s)
 
 
@@ -126,7 +129,9 @@ def _open_environments(
     """
     environments = set(warm)
     policy = FIRST_SUCCESS_POLICY.model_copy(update={"budget_s": timeout_s})
-    with httpx.Client(base_url=deployment.endpoint, timeout=60) as client:
+    with httpx.Client(
+        base_url=deployment.endpoint, timeout=60, auth=client_auth(deployment)
+    ) as client:
 
         def predict(_: int) -> str:
             result = send(client, "POST", PREDICT_PATH, json=PROBE_BODY, policy=policy)

@@ -20,26 +20,15 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nlp_bench_pipeline.core.records import utcnow
-from nlp_bench_pipeline.settings import PROJECT_ROOT
+from nlp_bench_pipeline.settings import PROJECT_ROOT, get_pipeline_settings
 from nlp_bench_pipeline.targets.aws.clients import AwsClients, NoCredentials
 from nlp_bench_pipeline.targets.aws.guard import (
-    AccountSweeper,
     Sweeper,
     expired_deployments,
     teardown_expired,
 )
-from nlp_bench_pipeline.targets.aws.terraform import TerraformCli, TerraformError
-from nlp_bench_pipeline.targets.aws_eks.access import (
-    TokenSource,
-    api_client,
-    describe_cluster,
-    eks_token,
-)
-from nlp_bench_pipeline.targets.aws_eks.kube import KubeApi
-from nlp_bench_pipeline.targets.aws_eks.rollout import Poll
-from nlp_bench_pipeline.targets.aws_eks.sweeper import EksSweeper
-from nlp_bench_pipeline.targets.aws_lambda.sweeper import SERVICES as LAMBDA_SERVICES
-from nlp_bench_pipeline.targets.aws_lambda.sweeper import LambdaSweeper
+from nlp_bench_pipeline.targets.aws.sweepers import account_sweepers
+from nlp_bench_pipeline.targets.aws.terraform import TerraformError
 
 PROG = "nlp-bench teardown"
 DEFAULT_TERRAFORM_DIR = PROJECT_ROOT / "infra" / "terraform" / "envs" / "bench"
@@ -111,19 +100,14 @@ def teardown_command(args: argparse.Namespace) -> int:
 
 
 def sweepers_for(args: argparse.Namespace, clients: AwsClients) -> tuple[list[Sweeper], list[str]]:
-    """EKS first (its namespaces take their ALBs with them), then Lambda, then the rest."""
-    notes: list[str] = []
-    lambda_sweeper = LambdaSweeper(clients, project=args.project)
-    sweepers: list[Sweeper] = []
-    cluster = args.cluster or _terraform_cluster(args.terraform_dir, notes)
-    if cluster is not None:
-        eks = _eks_sweeper(clients, cluster, args.project, notes)
-        if eks is not None:
-            sweepers.append(eks)
-    sweepers.append(lambda_sweeper)
-    tagging = clients.client("resourcegroupstaggingapi")
-    sweepers.append(AccountSweeper(tagging, LAMBDA_SERVICES, project=args.project))
-    return sweepers, notes
+    """The sweepers for this command's options (the guard sensor builds the same)."""
+    return account_sweepers(
+        clients,
+        project=args.project,
+        cluster=args.cluster,
+        terraform_dir=args.terraform_dir,
+        work_dir=get_pipeline_settings().work_dir / "aws-eks",
+    )
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -135,37 +119,6 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"--project {args.project!r} is not a project tag (a-z, 0-9, -)")
     if args.terraform_dir != DEFAULT_TERRAFORM_DIR and not args.terraform_dir.is_dir():
         raise UsageError(f"--terraform-dir {args.terraform_dir} is not a directory")
-
-
-def _terraform_cluster(directory: Path, notes: list[str]) -> str | None:
-    cli = TerraformCli(directory)
-    if not cli.available():
-        notes.append(
-            f"EKS: no --cluster, and no initialised Terraform in {directory} to name one: "
-            "namespaces not checked"
-        )
-        return None
-    eks = cli.outputs().get("eks") or {}
-    if not eks.get("cluster_name"):
-        notes.append(f"EKS: the Terraform outputs in {directory} name no cluster")
-        return None
-    return str(eks["cluster_name"])
-
-
-def _eks_sweeper(
-    clients: AwsClients, cluster: str, project: str, notes: list[str]
-) -> EksSweeper | None:
-    try:
-        access = describe_cluster(clients, cluster)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-        notes.append(f"EKS: cluster {cluster} not found in {clients.region}: nothing to check")
-        return None
-    tokens = TokenSource(lambda: eks_token(clients, cluster))
-    work_dir = PROJECT_ROOT / "data" / "work" / "aws-eks"
-    kube = KubeApi(api_client(access, tokens, work_dir=work_dir))
-    return EksSweeper(kube, cluster, Poll(timeout_s=600.0, interval_s=5.0), project=project)
 
 
 def _one_line(exc: Exception) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -51,14 +52,19 @@ class BenchmarkConfig(dg.ConfigurableResource):
         "{}",
         description='JSON, extra platform knobs per target: {"local-k8s": {"pods_per_node": 2}}',
     )
+    load_mode: str = PLAN_DEFAULTS.load_mode
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> BenchmarkConfig:
+        # The AWS targets deploy the service image pushed to ECR (by digest).
+        image = {"image": settings.service_image} if settings.service_image else {}
+        overrides = {target: dict(image) for target in ("aws-lambda", "aws-eks")} if image else {}
         return cls(
             targets=settings.split(settings.targets),
             scenarios=settings.split(settings.scenarios),
             profile=settings.profile,
             model=settings.model,
+            platform_overrides=json.dumps(overrides),
         )
 
     def plan(self) -> BenchmarkPlan:
@@ -77,41 +83,49 @@ class MetricStoreResource(dg.ConfigurableResource):
 
 
 class AwsConfig(dg.ConfigurableResource):
-    """Region and credentials for the AWS targets; secrets arrive through ``dg.EnvVar``."""
+    """The account side of the AWS targets. Credentials come from boto3's default chain only
+    (profile, SSO, instance profile, OIDC, the standard environment variables): never a key in
+    configuration, in the repository or in Dagster's storage."""
 
-    region: str = "us-east-1"
+    region: str | None = None
     profile_name: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
+    owner: str | None = None
+    expiry_hours: float = 4.0
+    cluster_name: str | None = None
+    terraform_dir: str | None = None
 
     @classmethod
-    def from_environment(cls) -> AwsConfig:
-        def env(name: str) -> dg.EnvVar | None:
-            return dg.EnvVar(name) if os.environ.get(name) else None
-
+    def from_settings(cls, settings: PipelineSettings) -> AwsConfig:
         return cls(
-            region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+            region=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION")),
             profile_name=os.environ.get("AWS_PROFILE"),
-            access_key_id=env("AWS_ACCESS_KEY_ID"),
-            secret_access_key=env("AWS_SECRET_ACCESS_KEY"),
-            session_token=env("AWS_SESSION_TOKEN"),
+            owner=settings.aws_owner,
+            expiry_hours=settings.aws_expiry_hours,
+            cluster_name=settings.aws_cluster,
+            terraform_dir=str(settings.terraform_dir),
         )
 
     def has_credentials(self) -> bool:
-        """Whether boto3 finds credentials (explicit, profile, or the default chain)."""
+        """Whether boto3's default chain finds credentials."""
         try:
             import boto3
         except ImportError:
             return False
-        session = boto3.Session(
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            aws_session_token=self.session_token,
-            profile_name=self.profile_name,
-            region_name=self.region,
-        )
+        session = boto3.Session(profile_name=self.profile_name, region_name=self.region)
         return session.get_credentials() is not None
+
+    def options(self) -> Any:
+        """``AwsTargetOptions`` for the registry (imported here: boto3 only for AWS targets)."""
+        from nlp_bench_pipeline.targets.aws.options import AwsTargetOptions
+
+        return AwsTargetOptions(
+            region=self.region,
+            profile=self.profile_name,
+            owner=self.owner,
+            expiry_hours=self.expiry_hours,
+            cluster_name=self.cluster_name,
+            terraform_dir=Path(self.terraform_dir) if self.terraform_dir else None,
+        )
 
 
 class PlatformsResource(dg.ConfigurableResource):
@@ -124,10 +138,12 @@ class PlatformsResource(dg.ConfigurableResource):
         return Path(self.work_dir)
 
     def create(self, name: str, aws: AwsConfig) -> Target:
+        cloud = name.startswith("aws-") and aws.has_credentials()
         return create_target(
             name,  # type: ignore[arg-type]
             work_dir=self.work_path,
-            aws_credentials=name.startswith("aws-") and aws.has_credentials(),
+            aws_credentials=cloud,
+            aws=aws.options() if cloud else None,
         )
 
 
@@ -149,7 +165,7 @@ def resources() -> dg.Definitions:
         resources={
             "bench": BenchmarkConfig.from_settings(settings),
             "duckdb": MetricStoreResource(database=str(settings.db)),
-            "aws": AwsConfig.from_environment(),
+            "aws": AwsConfig.from_settings(settings),
             "platforms": PlatformsResource(work_dir=str(settings.work_dir)),
             "report": ReportResource(report_dir=str(settings.work_dir.parent / "report")),
             "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(PROJECT_ROOT)),

@@ -33,7 +33,9 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
+from nlp_bench_pipeline.loadgen.aws_auth import NoAuth, RequestAuth, auth_for_deployment
 from nlp_bench_pipeline.loadgen.corpus import PayloadCorpus
+from nlp_bench_pipeline.loadgen.direct_invoke import direct_invoke_client, invoke
 from nlp_bench_pipeline.loadgen.repetition import (
     LOCUST_STATS_FILE,
     PLAN_ENV,
@@ -61,11 +63,27 @@ def _load_plan() -> RepetitionPlan:
     return RepetitionPlan.read(Path(path))
 
 
+def _request_auth() -> RequestAuth:
+    """How each request is authorised: SigV4 or a JWT for an authorised API, else nothing.
+
+    Credentials come from boto3's default chain (refreshed as they expire) and never from the
+    plan, which holds only the API's authorisation type and region.
+    """
+    if not PLAN.auth:
+        return NoAuth()
+    import boto3
+
+    credentials = boto3.Session(region_name=PLAN.auth.get("region")).get_credentials()
+    return auth_for_deployment(PLAN.auth, credentials=credentials)
+
+
 # Built at import, before `--processes` forks: every process shares the same schedule and corpus.
 PLAN = _load_plan()
 SCHEDULE = PLAN.schedule()
 CORPUS = PayloadCorpus.build(PLAN.scenario.corpus, PLAN.scenario.seed)
+AUTH = _request_auth()
 _workers_done: set[int] = set()
+_invoke_client: Any = None  # direct mode: one Lambda client per process, made after the fork
 
 
 @events.init.add_listener
@@ -162,9 +180,15 @@ class ScheduledUser(FastHttpUser):
             log.warning("%d requests in flight after the drain: recorded as timeouts", unfinished)
 
     def _send_one(self, rows: RequestLog, pos: int, body: bytes) -> None:
+        if PLAN.mode == "direct":
+            self._invoke_one(rows, pos, body)
+            return
+        # Signed before the send time is taken: the signature is the client's cost, so it shows
+        # in corrected latency, not in what the server took.
+        headers = {**HEADERS, **AUTH.headers("POST", PLAN.target_host + PLAN.path, body)}
         rows.sent(pos, time.time())
         try:
-            response = self.client.request("POST", PLAN.path, data=body, headers=HEADERS)
+            response = self.client.request("POST", PLAN.path, data=body, headers=headers)
         # The client turns network errors into responses; anything else must still end as a row.
         except Exception as exc:
             rows.failed(pos, at=time.time(), error=exc)
@@ -178,6 +202,45 @@ class ScheduledUser(FastHttpUser):
                 header=lambda name: headers.get(name) if headers is not None else None,
                 body=response.content,
             )
+
+    def _invoke_one(self, rows: RequestLog, pos: int, body: bytes) -> None:
+        """Direct mode: Lambda's Invoke API, bypassing the gateway (as SeBS measures)."""
+        global _invoke_client
+        if _invoke_client is None:
+            import boto3
+
+            _invoke_client = direct_invoke_client(
+                boto3.Session(),
+                max_inflight=PLAN.scenario.max_inflight,
+                timeout_s=PLAN.scenario.timeout_s,
+                region=(PLAN.auth or {}).get("region"),
+            )
+        rows.sent(pos, time.time())
+        result = invoke(
+            _invoke_client,
+            function_name=PLAN.function_name or "",
+            qualifier=PLAN.qualifier or "",
+            body=body,
+            path=PLAN.path,
+        )
+        rows.completed(
+            pos,
+            at=time.time(),
+            status_code=result.status_code,
+            error=result.error,
+            header=result.header,
+            body=result.body,
+        )
+        failed = None if 200 <= result.status_code < 300 else f"HTTP {result.status_code}"
+        # Locust's own totals still count every request (the rows = Locust check).
+        self.environment.events.request.fire(
+            request_type="INVOKE",
+            name=PLAN.path,
+            response_time=result.latency_ms,
+            response_length=len(result.body),
+            exception=result.error or (RuntimeError(failed) if failed else None),
+            context={},
+        )
 
     def _report_done(self, index: int, counts: dict[str, int]) -> None:
         runner = self.environment.runner

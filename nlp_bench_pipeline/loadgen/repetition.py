@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inference_service.contract import PREDICT_PATH
-from nlp_bench_pipeline.core.deployments import DeploymentSpec
+from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.runs import Provenance
 from nlp_bench_pipeline.loadgen.scenarios import ScenarioConfig
 from nlp_bench_pipeline.loadgen.schedule import ArrivalSchedule
@@ -75,6 +76,14 @@ class RepetitionPlan(BaseModel):
     deployment: DeploymentSpec | None = Field(None, description="what the target deploys")
     provenance: Provenance = Field(default_factory=Provenance)
     slo_p99_ms: float | None = Field(None, gt=0, description="the p99 bound the run is judged by")
+    auth: dict[str, str] | None = Field(
+        None, description="the API's authorisation and region (aws-lambda): how to sign"
+    )
+    mode: Literal["http", "direct"] = Field(
+        "http", description="through the endpoint, or Lambda's Invoke API directly (bypassing it)"
+    )
+    function_name: str | None = Field(None, description="direct mode: the function to invoke")
+    qualifier: str | None = Field(None, description="direct mode: its alias or version")
 
     @field_validator("host")
     @classmethod
@@ -119,9 +128,17 @@ class RepetitionPlan(BaseModel):
             )
         return plans
 
-    def aimed_at(self, host: str) -> RepetitionPlan:
-        """This plan against a deployed endpoint."""
-        return self.model_validate({**self.model_dump(), "host": host})
+    def aimed_at(self, deployment: Deployment | str) -> RepetitionPlan:
+        """This plan against a deployed endpoint (and, for an authorised API, how to sign)."""
+        if isinstance(deployment, str):
+            return self.model_validate({**self.model_dump(), "host": deployment})
+        details = deployment.details
+        auth = (
+            {"authorization": details["authorization"], "region": details.get("region") or ""}
+            if details.get("authorization")
+            else None
+        )
+        return self.model_validate({**self.model_dump(), "host": deployment.endpoint, "auth": auth})
 
     @property
     def measure_s(self) -> float:

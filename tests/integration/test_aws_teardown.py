@@ -177,7 +177,7 @@ def test_the_command_prints_one_line_per_resource_and_a_count(
     )
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert out[0].startswith("EKS: no --cluster")
+    assert out[0].startswith("EKS: no cluster given")
     assert sum(line.startswith("would remove") for line in out) == 4
     assert out[-1] == "us-east-1, past their expiry: 4 would remove"
     assert "nlp-bench-old" in function_names(clients)

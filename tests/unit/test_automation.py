@@ -89,3 +89,19 @@ def test_sensor_first_records_digests_then_fires_only_on_change(instance) -> Non
     assert fired.run_requests[0].tags["nlp-bench/reason"] == "image digest changed"
     assert json.loads(fired.cursor)["image"] == "sha256:image-2"
     assert fired.run_requests[0].run_config["resources"]["bench"]["config"]["profile"] == "quick"
+
+
+def test_the_expiry_guard_skips_without_aws_credentials(monkeypatch, tmp_path) -> None:
+    from nlp_bench_pipeline.defs.deploy.sensors import expired_deployments_guard
+    from nlp_bench_pipeline.defs.resources import AwsConfig, PlatformsResource
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    context = dg.build_sensor_context(
+        resources={"aws": AwsConfig(), "platforms": PlatformsResource(work_dir=str(tmp_path))}
+    )
+    skipped = expired_deployments_guard(context)
+    assert "no AWS credentials" in skipped.skip_message
