@@ -17,6 +17,7 @@ and 10. One deployment of each (tiny model) serves every test here.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import subprocess
 import time
@@ -323,25 +324,25 @@ def test_a_two_process_locust_run_listens_on_loopback_only_and_keeps_every_row(
     )
     runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: dict[str, set[str]] = {}
-    locusts: dict[int, psutil.Process] = {}
+    environments: dict[int, tuple[str, dict[str, str]]] = {}
     try:
         deadline = time.monotonic() + 60
         while runner.poll() is None and time.monotonic() < deadline:
             for proc in psutil.Process(runner.pid).children(recursive=True):
-                locusts.setdefault(proc.pid, proc)
+                with contextlib.suppress(psutil.Error):
+                    environments.setdefault(proc.pid, (" ".join(proc.cmdline()), proc.environ()))
                 for name, addresses in listening([proc]).items():
                     seen.setdefault(name, set()).update(addresses)
-                    for proc_seen in list(locusts.values()):
-                        if proc_seen.is_running():
-                            assert_no_canary(proc_seen)
             time.sleep(0.2)
         output, _ = runner.communicate(timeout=60)
     finally:
         runner.kill()
     assert runner.returncode == 0, output[-3000:]
-    assert len(locusts) >= 3, locusts  # the master and its two workers
+    assert len(environments) >= 3, environments  # Locust's master and its two workers
     assert any("locust" in name for name in seen), seen  # the master listened for its workers
     assert_loopback_only(seen)
+    for command_line, environ in environments.values():
+        assert not set(CANARIES) & set(environ), command_line
     [summary_file] = tmp_path.glob(f"loadgen/*/{SUMMARY_FILE}")
     summary = RunSummary.model_validate_json(summary_file.read_text())
     assert summary.rows == summary.scheduled > 0
