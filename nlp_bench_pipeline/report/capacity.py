@@ -108,7 +108,7 @@ def capacity_chart(
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("t_s:Q", title="seconds from the first scheduled request"),
-            y=alt.Y("value:Q", title="count", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title="count", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color(
                 "series:N",
                 scale=alt.Scale(domain=series, range=[SERIES[s] for s in series]),

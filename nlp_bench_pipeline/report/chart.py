@@ -6,9 +6,9 @@ A chart family (one module each: ``latency``, ``timeline``, ``throughput``, ``di
 there is nothing to draw (no cold starts, no economics tables yet) — the report shows the note
 where the chart would be, so a missing chart is never silent.
 
-Specs carry their data inline (a few hundred rows at most) and a fixed width, which is what the
-PNG is drawn at; the HTML report lets single-view charts fill their container instead, so they
-fit a phone's width.
+Specs carry their data inline (a few hundred rows at most) and a fixed width, the PNG's and
+the page's alike: on a phone a chart scrolls sideways inside its own box (squeezed to the
+screen's width its labels would leave the plot no room), the page itself does not.
 """
 
 from __future__ import annotations
@@ -113,7 +113,13 @@ def log_scale(values: Iterable[float | None], title: str, label_format: str = ",
 
 def run_facets(order: Sequence[str]) -> alt.Row:
     """One panel per run, its label above it, in ``order``."""
-    header = alt.Header(labelAngle=0, labelAlign="left", labelOrient="top", labelFontWeight="bold")
+    header = alt.Header(
+        labelAngle=0,
+        labelAlign="left",
+        labelAnchor="start",
+        labelOrient="top",
+        labelFontWeight="bold",
+    )
     return alt.Row("run:N", sort=list(order), title=None, header=header)
 
 

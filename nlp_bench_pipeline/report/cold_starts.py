@@ -83,7 +83,7 @@ def breakdown_rows(
         total = run.get("time_to_first_success_ms") if run else None
         if run is None or run["target"] not in K8S_STYLE_TARGETS or total is None:
             continue
-        label = f"{run_label(run)} (deploy → first success)"
+        label = f"{run_label(run)} (deploy)"
         rows += _split(label, total, pod["pending_ms"], pod["ready_ms"], _first_latency(run))
     return rows
 

@@ -27,7 +27,6 @@ from nlp_bench_pipeline.report.chart import Chart
 from nlp_bench_pipeline.report.render import (
     CONTENT_SECURITY_POLICY,
     EMBED_SCRIPT,
-    responsive,
     script_json,
     vega_bundle,
 )
@@ -61,7 +60,7 @@ figure{margin:1rem 0 2rem}figcaption{font-size:.875rem;color:var(--muted);max-wi
 .note{border-left:4px solid #d4a72c;background:#fff8c5;padding:.5rem .75rem;max-width:75ch}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;font-size:.8rem;
 max-height:24rem;overflow:auto}
-details{margin:.25rem 0}summary{cursor:pointer}
+details{margin:.25rem 0}summary{cursor:pointer}td code{word-break:break-all}
 @media (max-width:600px){body{font-size:15px}main{padding:.6rem}h1{font-size:1.3rem}
 th,td{padding:.3rem .35rem}}
 """
@@ -81,7 +80,7 @@ def render_page(
     """The whole report as one HTML document."""
     drawn = [chart for chart in charts if chart.drawn]
     specs = "\n".join(
-        f'<script type="application/json" id="spec-{i}">{script_json(responsive(c.spec))}</script>'
+        f'<script type="application/json" id="spec-{i}">{script_json(c.spec)}</script>'
         for i, c in enumerate(drawn)  # type: ignore[arg-type]
     )
     body = "\n".join(

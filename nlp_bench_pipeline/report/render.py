@@ -89,15 +89,6 @@ def script_json(value: Any) -> str:
     )
 
 
-def responsive(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A single-view spec that fills its container's width (facets keep their panel widths)."""
-    spec = dict(spec)
-    if isinstance(spec.get("width"), int | float) and not {"facet", "spec"} & set(spec):
-        spec["width"] = "container"
-        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
-    return spec
-
-
 EMBED_SCRIPT = """
 for (const holder of document.querySelectorAll('[data-chart]')) {
   const spec = JSON.parse(document.getElementById(holder.dataset.chart).textContent);
@@ -125,7 +116,7 @@ def chart_page(chart: Chart, bundle_src: str = BUNDLE_FILE) -> str:
 <script src="{html.escape(bundle_src)}"></script></head>
 <body><h1>{title}</h1><p>{html.escape(chart.description)}</p>
 <div class="chart" data-chart="spec"></div>
-<script type="application/json" id="spec">{script_json(responsive(chart.spec))}</script>
+<script type="application/json" id="spec">{script_json(chart.spec)}</script>
 <script>{EMBED_SCRIPT}</script>
 </body></html>
 """
