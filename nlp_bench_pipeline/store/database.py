@@ -39,6 +39,11 @@ EXPORTABLE = frozenset(
         "scenario_summary",
         "run_checks",
         "refused_runs",
+        "cost_estimates",
+        "cost_breakeven",
+        "memory_sweep",
+        "simulation_results",
+        "simulation_validation",
     }
 )
 
