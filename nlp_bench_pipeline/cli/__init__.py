@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nlp_bench_pipeline.cli import bench, compare, report, results, ui
+from nlp_bench_pipeline.cli import bench, compare, report, results, sweep, teardown, ui
 from nlp_bench_pipeline.core.options import OneLineParser
 from nlp_bench_pipeline.costs import command as cost
 from nlp_bench_pipeline.settings import get_pipeline_settings
 from nlp_bench_pipeline.simulate import command as simulate
 
-COMMANDS = (bench, ui, results, compare, report)
+COMMANDS = (bench, ui, results, compare, report, sweep, teardown)
 STORE_TOOLS = (cost, simulate)  # plain-Python commands that read the metric store
 
 
