@@ -74,7 +74,8 @@ def run_label(run: Mapping[str, Any]) -> str:
 def finish(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The Vega-Lite spec of ``chart`` with the report's shared look."""
     spec = (
-        chart.configure_view(stroke=None)
+        chart.configure(background="white")  # legible on the Dagster UI's dark theme too
+        .configure_view(stroke=None)
         .configure_axis(labelFontSize=11, titleFontSize=11, labelLimit=220, gridColor="#ececec")
         .configure_legend(orient="bottom", columns=4, labelLimit=220)
         .to_dict()

@@ -39,6 +39,7 @@ from nlp_bench_pipeline.core.processes import (
     owned_processes,
     python_command,
 )
+from tests.unit.test_report_rows import build_report_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -63,7 +64,7 @@ CHROMIUM_FLAGS = (
     "--window-size=1920,1200",
 )
 
-MATERIALISED = ("model_artifact", "service_image")
+MATERIALISED = ("model_artifact", "service_image", "comparison_charts")
 ASSETS = (
     *MATERIALISED,
     "deployment",
@@ -97,12 +98,13 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh instance, database and work directory, so the test never sees a user's runs.
 
     ``DOCKER_HOST`` points at a socket that does not exist: ``service_image`` then records its
-    build context only, quickly, whether or not this machine runs a Docker engine.
+    build context only, quickly, whether or not this machine runs a Docker engine. The
+    database holds hand-made runs, so ``comparison_charts`` has something to draw.
     """
     tmp = tmp_path_factory.mktemp("dagster-ui")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))
-        env.setenv("NLP_BENCH_DB", str(tmp / "nlp_bench.duckdb"))
+        env.setenv("NLP_BENCH_DB", str(build_report_store(tmp).path))
         env.setenv("NLP_BENCH_WORK_DIR", str(tmp / "work"))
         env.setenv("NLP_BENCH_MODEL", "tiny")
         env.setenv("DOCKER_HOST", f"unix://{tmp / 'no-docker.sock'}")
@@ -354,3 +356,17 @@ def test_service_image_page_says_whether_it_was_built(
     browser.get(f"{ui_url}/assets/service_image")
     with screenshot(browser, "service_image"):
         show(browser, visible(browser, text_containing(recorded["note"])))
+
+
+def test_comparison_charts_page_shows_a_chart_image(browser: webdriver.Chrome, ui_url: str) -> None:
+    recorded = recorded_metadata("comparison_charts")
+    assert "data:image/png;base64," in recorded["latency_percentiles"]
+    browser.get(f"{ui_url}/assets/comparison_charts")
+    with screenshot(browser, "comparison_charts"):
+        # Markdown over 1,000 characters sits behind "[Show Markdown]"; it opens in a dialog.
+        visible(browser, "//*[normalize-space(text())='[Show Markdown]']").click()
+        image = visible(browser, "//img[starts-with(@src, 'data:image/png;base64,')]")
+        show(browser, image)
+        WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+            lambda d: d.execute_script("return arguments[0].naturalWidth", image) > 0
+        )
