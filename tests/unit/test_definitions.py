@@ -15,6 +15,14 @@ ASSETS = {
     "load_test_run",
     "run_summary",
     "platform_metrics",
+    "price_catalog",
+    "cost_estimates",
+    "memory_sweep",
+    "scale_simulation",
+    "comparison_charts",
+    "benchmark_report",
+    "sre_analysis",
+    "live_comparison",
 }
 
 
@@ -29,7 +37,7 @@ def test_every_asset_is_defined_with_group_kinds_version_and_description(reposit
     assert keys == ASSETS
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in {"build", "deploy", "bench", "metrics"}, key
+        assert node.group_name in {"build", "deploy", "bench", "metrics", "economics", "report"}
         assert node.code_version, key
         assert node.kinds, key
         assert node.description, key
@@ -46,7 +54,13 @@ def test_partitions_are_per_target_and_per_cell(repository) -> None:
 
 def test_checks_guard_each_cell_and_only_row_counts_block(repository) -> None:
     checks = {key.name: key for key in repository.asset_graph.asset_check_keys}
-    assert set(checks) == {"rows_equal_scheduled", "error_rate_bound", "p99_slo"}
+    assert set(checks) == {
+        "rows_equal_scheduled",
+        "error_rate_bound",
+        "p99_slo",
+        "prices_read_within_a_year",
+        "analysis_numbers_grounded",
+    }
     specs = {
         spec.name: spec
         for checks_def in repository.asset_checks_defs_by_key.values()
@@ -61,7 +75,10 @@ def test_jobs_schedule_and_sensor_are_registered(repository) -> None:
     jobs = {job.name for job in repository.get_all_jobs()}
     assert {"build", "deploy", "benchmark_cell", "summaries"} <= jobs
     assert [s.name for s in repository.schedule_defs] == ["nightly_full_benchmark"]
-    assert [s.name for s in repository.sensor_defs] == ["digest_change_sensor"]
+    assert sorted(s.name for s in repository.sensor_defs) == [
+        "digest_change_sensor",
+        "expired_deployments_guard",
+    ]
 
 
 def test_platform_assets_share_one_pool(repository) -> None:
