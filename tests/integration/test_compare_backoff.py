@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER
-from nlp_bench_pipeline.bench.comparison import compare
+from nlp_bench_pipeline.bench.comparison import LiveComparison, compare
 from nlp_bench_pipeline.client import REASON_HEADER, RetryPolicy
+from nlp_bench_pipeline.defs.report.live import comparison_metadata
 
 FAST = RetryPolicy(max_attempts=8, base_s=0.01, cap_s=0.02, budget_s=20.0)
 PREDICTION = {
@@ -112,3 +113,18 @@ def test_targets_are_asked_in_parallel() -> None:
     assert [a.target for a in answers] == ["a", "b"]
     assert all(a.ok for a in answers)
     assert elapsed < 1.8
+
+
+def test_the_assets_metadata_tables_every_answer() -> None:
+    with scripted(1) as url:
+        answers = compare("a fine film", {"scripted": url}, policy=FAST)
+    comparison = LiveComparison(
+        comparison_id="c1", text="a fine film", answers=answers, stored=False
+    )
+    metadata = comparison_metadata(comparison)
+    table = metadata["answers"].value
+    assert "| scripted | POSITIVE | 0.99 |" in table
+    assert "| cold_start | 2 |" in table
+    assert table.rstrip().endswith("| cold |")
+    assert metadata["stored_in_duckdb"].value is False
+    assert metadata["detail"].value[0]["attempt_labels"] == ["cold_start", "ok"]
