@@ -379,6 +379,7 @@ LIVE_COMPARISON_COLUMNS = (
     "time_to_first_success_ms",
     "environment_id",
     "cold_start",
+    "cold_start_header",
     "model_digest",
     "error",
 )
