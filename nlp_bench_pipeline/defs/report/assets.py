@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from nlp_bench_pipeline.defs.economics.assets import cost_estimates, memory_sweep
 from nlp_bench_pipeline.defs.metrics.assets import platform_metrics, run_summary
 from nlp_bench_pipeline.defs.report.resources import GroqResource
 from nlp_bench_pipeline.defs.resources import MetricStoreResource, ReportResource
@@ -46,7 +47,7 @@ VERDICT_COLUMNS = {
 
 
 @dg.asset(
-    deps=[run_summary, platform_metrics],
+    deps=[run_summary, platform_metrics, cost_estimates, memory_sweep],
     group_name="report",
     kinds={"altair", "duckdb"},
     code_version=REPORT_VERSION,
@@ -93,7 +94,7 @@ def _chart_markdown(chart: WrittenChart, folder: Path) -> str:
 
 
 @dg.asset(
-    deps=[run_summary, platform_metrics],
+    deps=[run_summary, platform_metrics, cost_estimates],
     group_name="report",
     kinds={"python", "duckdb"},
     code_version=REPORT_VERSION,
