@@ -205,8 +205,9 @@ def run_live_comparison(
         answers=answers,
         stored=False,
     )
-    stored = store is not None and record_live_comparison(store, comparison.rows())
-    return comparison.model_copy(update={"stored": stored})
+    if store is not None:
+        record_live_comparison(store, comparison.rows())
+    return comparison.model_copy(update={"stored": store is not None})
 
 
 @contextlib.contextmanager

@@ -61,6 +61,8 @@ REQUEST_SCHEMA = pa.schema(
         pa.field("server_ms", pa.float64()),
         pa.field("input_tokens", pa.int32()),
         pa.field("model_digest", pa.dictionary(pa.int32(), pa.string())),
+        pa.field("queue_ms", pa.float64()),
+        pa.field("inference_ms", pa.float64()),
         pa.field("payload_tokens", pa.int32(), nullable=False),
     ]
 )
@@ -92,6 +94,8 @@ class BodyFacts:
     server_ms: float | None = None
     input_tokens: int | None = None
     model_digest: str | None = None
+    queue_ms: float | None = None
+    inference_ms: float | None = None
 
 
 def parse_body(body: bytes | None) -> BodyFacts:
@@ -104,13 +108,19 @@ def parse_body(body: bytes | None) -> BodyFacts:
         model = parsed.get("model") or {}
     except (ValueError, AttributeError):
         return BodyFacts()
-    server_ms, tokens = timing.get("server_ms"), timing.get("input_tokens")
+    tokens = timing.get("input_tokens")
     digest = model.get("digest") if isinstance(model, dict) else None
     return BodyFacts(
-        server_ms=float(server_ms) if isinstance(server_ms, int | float) else None,
+        server_ms=_number(timing.get("server_ms")),
         input_tokens=int(tokens) if isinstance(tokens, int) else None,
         model_digest=digest if isinstance(digest, str) else None,
+        queue_ms=_number(timing.get("queue_ms")),
+        inference_ms=_number(timing.get("inference_ms")),
     )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def parse_timing(body: bytes | None) -> tuple[float | None, int | None]:
@@ -153,6 +163,8 @@ class RequestLog:
         self.server_ms = np.full(n, np.nan)
         self.input_tokens = np.full(n, -1, dtype=np.int32)
         self.model_digest: list[str | None] = [None] * n
+        self.queue_ms = np.full(n, np.nan)
+        self.inference_ms = np.full(n, np.nan)
         self.cold_start = np.full(n, -1, dtype=np.int8)  # -1 = no header
         self.error: list[str | None] = [None] * n
         self.environment_id: list[str | None] = [None] * n
@@ -208,6 +220,8 @@ class RequestLog:
             self.server_ms[pos] = np.nan if facts.server_ms is None else facts.server_ms
             self.input_tokens[pos] = -1 if facts.input_tokens is None else facts.input_tokens
             self.model_digest[pos] = facts.model_digest
+            self.queue_ms[pos] = np.nan if facts.queue_ms is None else facts.queue_ms
+            self.inference_ms[pos] = np.nan if facts.inference_ms is None else facts.inference_ms
 
     def failed(self, pos: int, *, at: float, error: BaseException) -> None:
         """A request whose sending raised before any response: a connection-level failure."""
@@ -249,6 +263,8 @@ class RequestLog:
             "server_ms": pa.array(self.server_ms, mask=np.isnan(self.server_ms)),
             "input_tokens": pa.array(self.input_tokens, mask=self.input_tokens < 0),
             "model_digest": pa.array(self.model_digest, pa.string()).dictionary_encode(),
+            "queue_ms": pa.array(self.queue_ms, mask=np.isnan(self.queue_ms)),
+            "inference_ms": pa.array(self.inference_ms, mask=np.isnan(self.inference_ms)),
             "payload_tokens": pa.array(self.payload_tokens),
         }
         return pa.Table.from_pydict(columns, schema=REQUEST_SCHEMA)

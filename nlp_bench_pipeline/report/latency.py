@@ -8,10 +8,11 @@ successes' own p99 (``p99_ok_ms``) stands beside them as a hollow diamond, so th
 the two is the failures' doing.
 
 ``service_time``: the mean latency of the warm ok requests split into the time inside the
-service process (``requests.server_ms``: the service's own ``timing.server_ms``, which is its
-queue wait plus inference — the service reports ``queue_ms`` and ``inference_ms`` apart, but
-the load generator keeps only their sum) and the rest (``latency_ms − server_ms``: the gateway
-or Service proxy, the network, the runtime's hand-off). Means, so the parts add up to the bar.
+service process — its wait for the inference thread (``requests.queue_ms``), the forward pass
+(``requests.inference_ms``) and the rest of ``server_ms`` (parsing, the envelope) — and outside
+it (``latency_ms − server_ms``: the gateway or Service proxy, the network, the runtime's
+hand-off). Means, so the parts add up to the bar; runs stored before the split show all of the
+service's time as its rest.
 Cold requests are left out here; their time is broken down in ``cold_start_breakdown``.
 """
 
@@ -50,7 +51,12 @@ FLAGS = {
     "p99": "p99_is_failure",
     "p99.9": "p999_is_failure",
 }
-PARTS = ("in the service (queue + inference)", "outside the service (gateway, proxy, network)")
+PARTS = (
+    "queue in the service",
+    "inference",
+    "rest of the service",
+    "outside the service (gateway, proxy, network)",
+)
 
 PERCENTILES_TITLE = "Latency percentiles, every request counted"
 PERCENTILES_TEXT = (
@@ -60,8 +66,9 @@ PERCENTILES_TEXT = (
 )
 SERVICE_TITLE = "Where a warm request's time went"
 SERVICE_TEXT = (
-    "Mean latency of the warm ok requests: inside the service process (server_ms, its queue "
-    "wait plus inference) and outside it (latency − server_ms: gateway or proxy, network)."
+    "Mean latency of the warm ok requests: inside the service process — the wait for the "
+    "inference thread, the forward pass, and the rest (parsing, the envelope) — and outside it "
+    "(latency − server_ms: gateway or proxy, network)."
 )
 
 
@@ -154,6 +161,13 @@ def _sample(run: Mapping[str, Any]) -> str:
     return sample + (" (too few for a p99)" if run.get("p99_too_few") else "")
 
 
+def _parts(row: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """Queue, inference, the rest of the service, outside it (older runs: all in the rest)."""
+    queue, inference = row.get("queue_mean_ms") or 0.0, row.get("inference_mean_ms") or 0.0
+    rest = row["server_mean_ms"] - queue - inference
+    return queue, inference, rest, row["outside_mean_ms"]
+
+
 def service_time_chart(
     runs: Sequence[Mapping[str, Any]], split: Sequence[Mapping[str, Any]]
 ) -> Chart:
@@ -163,7 +177,7 @@ def service_time_chart(
     for row in split:
         if row["cold_start"] or row["run_id"] not in labels:
             continue
-        for part, value in zip(PARTS, (row["server_mean_ms"], row["outside_mean_ms"]), strict=True):
+        for part, value in zip(PARTS, _parts(row), strict=True):
             rows.append(
                 {
                     "run": labels[row["run_id"]],

@@ -29,7 +29,7 @@ INSERT_REQUESTS = """
 INSERT INTO requests (
     run_id, seq, phase, intended_at, sent_at, done_at, latency_ms, corrected_latency_ms,
     send_lateness_ms, outcome, status_code, ok, error, cold_start, environment_id,
-    gateway_request_id, input_tokens, server_ms, payload_tokens, worker
+    gateway_request_id, input_tokens, server_ms, payload_tokens, worker, queue_ms, inference_ms
 )
 SELECT
     $run_id, seq, phase,
@@ -39,8 +39,9 @@ SELECT
     (coalesce(sent_s, unblocked_s) - intended_s) * 1000.0,
     outcome, status_code, outcome = 'ok', error,
     CASE WHEN $k8s_style THEN false ELSE coalesce(cold_start_header, false) END,
-    environment_id, gateway_request_id, input_tokens, server_ms, payload_tokens, worker
-FROM read_parquet($files)
+    environment_id, gateway_request_id, input_tokens, server_ms, payload_tokens, worker,
+    queue_ms, inference_ms
+FROM read_parquet($files, union_by_name = true)
 """
 
 # A request that failed with the gateway's timeout (503/504) or the client's while an init it

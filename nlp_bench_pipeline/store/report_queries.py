@@ -125,12 +125,16 @@ GROUP BY run_id
 ORDER BY run_id
 """
 
-# Where an ok request's time went, on average: inside the service process (timing.server_ms)
-# and outside it (latency − server_ms: gateway, proxy, network, any wait for an environment).
+# Where an ok request's time went, on average: inside the service process (timing.server_ms),
+# split into its wait for the inference thread (queue_ms), the forward pass (inference_ms) and
+# the rest (parsing, the envelope), and outside it (latency − server_ms: gateway, proxy,
+# network, any wait for an environment). Runs stored before the split have no queue/inference.
 SERVICE_SPLIT_SQL = """
 SELECT run_id, cold_start, count(*) AS requests,
        avg(latency_ms) AS latency_mean_ms,
        avg(server_ms) AS server_mean_ms,
+       avg(queue_ms) AS queue_mean_ms,
+       avg(inference_ms) AS inference_mean_ms,
        avg(latency_ms - server_ms) AS outside_mean_ms
 FROM requests
 WHERE list_contains($run_ids, run_id) AND phase = 'measure' AND ok AND server_ms IS NOT NULL
@@ -385,11 +389,8 @@ LIVE_COMPARISON_COLUMNS = (
 )
 
 
-def record_live_comparison(store: MetricStore, rows: Sequence[Mapping[str, Any]]) -> bool:
-    """Insert one comparison's rows (one per target) if the store has a ``live_comparisons``
-    table; False, with nothing written, where it has none (docs/report.md proposes it)."""
-    if LIVE_COMPARISONS_TABLE not in tables_present(store, [LIVE_COMPARISONS_TABLE]):
-        return False
+def record_live_comparison(store: MetricStore, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert one comparison's rows, one per target (a comparison id again replaces them)."""
     columns = ", ".join(LIVE_COMPARISON_COLUMNS)
     marks = ", ".join("?" for _ in LIVE_COMPARISON_COLUMNS)
     with store.connect() as conn:
@@ -397,4 +398,3 @@ def record_live_comparison(store: MetricStore, rows: Sequence[Mapping[str, Any]]
             f"INSERT OR REPLACE INTO {LIVE_COMPARISONS_TABLE} ({columns}) VALUES ({marks})",  # noqa: S608
             [[row[c] for c in LIVE_COMPARISON_COLUMNS] for row in rows],
         )
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -100,24 +101,13 @@ def test_economics_rows_come_from_the_latest_views_and_only_those_tables(tmp_pat
         q.latest_rows(store, "requests")
 
 
-def test_a_comparison_is_stored_only_where_its_table_exists(tmp_path: Path) -> None:
+def test_a_comparison_is_stored_one_row_per_target(tmp_path: Path) -> None:
     store = build_report_store(tmp_path)
-    row = dict.fromkeys(q.LIVE_COMPARISON_COLUMNS) | {"comparison_id": "c1", "target": "t"}
-    assert q.record_live_comparison(store, [row]) is False
-    with store.connect() as conn:
-        conn.execute(PROPOSED_TABLE)
-    assert q.record_live_comparison(store, [row]) is True
+    row = dict.fromkeys(q.LIVE_COMPARISON_COLUMNS) | {
+        "comparison_id": "c1", "target": "t", "sent_at": datetime.now(UTC), "text": "x",
+        "ok": True, "first_attempt_ms": 5.0, "first_label": "ok", "attempts": 1,
+        "attempt_labels": ["ok"],
+    }  # fmt: skip
+    q.record_live_comparison(store, [row])
+    q.record_live_comparison(store, [row])  # the same comparison again replaces its rows
     assert store.query("SELECT count(*) AS n FROM live_comparisons").to_pylist() == [{"n": 1}]
-
-
-# The table docs/report.md proposes as migration 0006.
-PROPOSED_TABLE = """
-CREATE TABLE live_comparisons (
-    comparison_id VARCHAR NOT NULL, target VARCHAR NOT NULL, sent_at TIMESTAMPTZ,
-    text VARCHAR, ok BOOLEAN, label VARCHAR, score DOUBLE, first_attempt_ms DOUBLE,
-    first_status SMALLINT, first_label VARCHAR, attempts INTEGER, attempt_labels VARCHAR[],
-    time_to_first_success_ms DOUBLE, environment_id VARCHAR, cold_start BOOLEAN,
-    cold_start_header BOOLEAN, model_digest VARCHAR, error VARCHAR,
-    PRIMARY KEY (comparison_id, target)
-)
-"""
