@@ -163,7 +163,7 @@ def _run_stages(
             continue
         print(f"==> {stage.label}", flush=True)
         run_id = str(uuid.uuid4())
-        interrupts.run_id = run_id
+        interrupts.watch(run_id)
         result = defs.resolve_job_def(stage.job).execute_in_process(
             instance=instance,
             partition_key=stage.partition,
@@ -255,6 +255,15 @@ class StageInterrupts:
         )
         self._watcher.start()
         return self
+
+    def watch(self, run_id: str) -> None:
+        """The run about to start is the one to cancel if it waits for a slot when signalled.
+
+        The wakeup fd is set again: an event loop on the main thread that removed its signal
+        handlers in the meantime would have cleared it.
+        """
+        self.run_id = run_id
+        signal.set_wakeup_fd(self._signal_write, warn_on_full_buffer=False)
 
     def __exit__(
         self,

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.slow
 MAX_TEXTS = 4
 PREDICT = "POST /predict"
 LAMBDA_REQUESTS = 1_000
-K8S_REQUESTS = 200
+K8S_REQUESTS = 150
 LOOPBACK = "127.0.0.1"
 CANARIES = {
     "AWS_ACCESS_KEY_ID": "AKIACANARYFRONTS0000",
@@ -220,7 +220,7 @@ def assert_answered_like_the_app(response: httpx.Response, body: bytes) -> None:
     content_type=st.sampled_from(CONTENT_TYPES),
     encoding=st.sampled_from(ENCODINGS),
 )
-@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 def test_raw_bodies_through_the_lambda_front_get_the_apps_json_answers(
     lambda_front: str, body: bytes, content_type: str, encoding: str | None
 ) -> None:
@@ -232,7 +232,7 @@ def test_raw_bodies_through_the_lambda_front_get_the_apps_json_answers(
     content_type=st.sampled_from(CONTENT_TYPES),
     encoding=st.sampled_from(ENCODINGS),
 )
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
 def test_raw_bodies_through_the_k8s_service_get_the_apps_json_answers(
     k8s_front: str, body: bytes, content_type: str, encoding: str | None
 ) -> None:
@@ -320,7 +320,7 @@ def test_a_two_process_locust_run_listens_on_loopback_only_and_keeps_every_row(
         "--processes=2",
         f"--work-dir={tmp_path}",
         "--set=warmup=[{duration_s: 1, rate: 2}]",
-        "--set=measure=[{duration_s: 6, rate: 4}]",
+        "--set=measure=[{duration_s: 4, rate: 5}]",
     )
     runner = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen: dict[str, set[str]] = {}

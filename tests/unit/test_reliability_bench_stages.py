@@ -84,7 +84,7 @@ def run(
     module = types.ModuleType("nlp_bench_pipeline.definitions")
     module.defs = defs  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "nlp_bench_pipeline.definitions", module)
-    interrupts = SimpleNamespace(run_id=None, received=None)
+    interrupts = SimpleNamespace(run_id=None, received=None, watch=lambda run_id: None)
     return bench._run_stages(stages, instance=None, interrupts=interrupts), defs  # type: ignore[arg-type]
 
 
@@ -140,7 +140,7 @@ def test_every_run_carries_its_owners_identity(
     module = types.ModuleType("nlp_bench_pipeline.definitions")
     module.defs = defs  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "nlp_bench_pipeline.definitions", module)
-    interrupts = SimpleNamespace(run_id=None, received=None)
+    interrupts = SimpleNamespace(run_id=None, received=None, watch=lambda run_id: None)
     bench._run_stages(stages, instance=None, interrupts=interrupts)  # type: ignore[arg-type]
     assert len(seen) == len(stages)
     assert {tags["nlp-bench/owner-pid"] for tags in seen} == {str(os.getpid())}
