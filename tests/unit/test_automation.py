@@ -32,7 +32,9 @@ def cell_keys(requests: list[dg.RunRequest]) -> list[str]:
     return [str(r.partition_key) for r in requests if r.partition_key]
 
 
-def test_nightly_schedule_requests_every_cell_then_the_summaries(instance) -> None:
+def test_nightly_schedule_requests_every_cell_then_the_summaries_economics_and_report(
+    instance,
+) -> None:
     context = dg.build_schedule_context(
         instance=instance,
         scheduled_execution_time=datetime(2026, 11, 28, 3, tzinfo=UTC),
@@ -52,6 +54,13 @@ def test_nightly_schedule_requests_every_cell_then_the_summaries(instance) -> No
     assert {k.to_user_string() for k in summaries.asset_selection} == {
         "run_summary",
         "platform_metrics",
+        "price_catalog",
+        "cost_estimates",
+        "memory_sweep",
+        "scale_simulation",
+        "comparison_charts",
+        "sre_analysis",
+        "benchmark_report",
     }
     for request in requests:
         config = request.run_config["resources"]["bench"]["config"]

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
-from nlp_bench_pipeline.defs.metrics.assets import platform_metrics, run_summary
+from nlp_bench_pipeline.defs.downstream import BENCHMARK_SELECTION, DOWNSTREAM_KEYS
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig
 from nlp_bench_pipeline.lib.run_requests import benchmark_run_requests
 
@@ -11,9 +11,9 @@ from nlp_bench_pipeline.lib.run_requests import benchmark_run_requests
 @dg.schedule(
     cron_schedule="0 3 * * *",
     execution_timezone="UTC",
-    target=dg.AssetSelection.assets(load_test_run, run_summary, platform_metrics),
+    target=BENCHMARK_SELECTION,
     description="Every night at 03:00 UTC: every enabled cell with the full profile, one run at "
-    "a time, then the summaries.",
+    "a time, then the summaries, economics and the report.",
 )
 def nightly_full_benchmark(
     context: dg.ScheduleEvaluationContext, bench: BenchmarkConfig
@@ -23,7 +23,7 @@ def nightly_full_benchmark(
     return benchmark_run_requests(
         BenchmarkConfig(**config).plan(),
         cells=load_test_run.key,
-        downstream=[run_summary.key, platform_metrics.key],
+        downstream=DOWNSTREAM_KEYS,
         bench_config=config,
         key=f"nightly:{tick}",
         reason="nightly",

@@ -6,7 +6,7 @@ import dagster as dg
 
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
-from nlp_bench_pipeline.defs.metrics.assets import platform_metrics, run_summary
+from nlp_bench_pipeline.defs.downstream import BENCHMARK_SELECTION, DOWNSTREAM_KEYS
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig
 from nlp_bench_pipeline.lib.asset_support import latest_materialization
 from nlp_bench_pipeline.lib.run_requests import benchmark_run_requests
@@ -22,10 +22,10 @@ def current_digests(instance: dg.DagsterInstance) -> dict[str, str | None]:
 
 
 @dg.sensor(
-    target=dg.AssetSelection.assets(load_test_run, run_summary, platform_metrics),
+    target=BENCHMARK_SELECTION,
     minimum_interval_seconds=60,
     description="When model_artifact or service_image is materialised with a new digest, "
-    "benchmark every enabled cell again, then the summaries.",
+    "benchmark every enabled cell again, then the summaries, economics and the report.",
 )
 def digest_change_sensor(
     context: dg.SensorEvaluationContext, bench: BenchmarkConfig
@@ -41,7 +41,7 @@ def digest_change_sensor(
     requests = benchmark_run_requests(
         bench.plan(),
         cells=load_test_run.key,
-        downstream=[run_summary.key, platform_metrics.key],
+        downstream=DOWNSTREAM_KEYS,
         bench_config=bench.model_dump(),
         key=key,
         reason=f"{' and '.join(changed)} digest changed",
