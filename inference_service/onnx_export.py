@@ -75,6 +75,9 @@ def _export(model_dir: Path, digest: str, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from inference_service import torch_runtime
+
+    torch_runtime.import_libraries()  # transformers without its progress bars
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     module = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     example = torch.ones((1, 8), dtype=torch.long)

@@ -26,7 +26,8 @@ from inference_service.schemas import (
 from inference_service.state import ServiceState
 
 
-def service_state(request: Request) -> ServiceState:
+async def service_state(request: Request) -> ServiceState:
+    # async: FastAPI runs a plain ``def`` dependency on its thread pool, a thread hop per request.
     return request.app.state.service
 
 
