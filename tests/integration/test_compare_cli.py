@@ -20,7 +20,6 @@ import pytest
 from nlp_bench_pipeline.cli import main
 from nlp_bench_pipeline.settings import get_pipeline_settings
 from nlp_bench_pipeline.store.database import MetricStore
-from tests.unit.test_report_queries import PROPOSED_TABLE
 
 pytestmark = pytest.mark.slow
 TEXT = "a gripping, beautiful film"
@@ -31,9 +30,7 @@ PLATFORM = {"local-lambda": {"integration_timeout_s": 1, "init_timeout_s": 60}}
 def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("compare")
     db = base / "bench.duckdb"
-    MetricStore(db).migrate()
-    with duckdb.connect(str(db)) as conn:
-        conn.execute(PROPOSED_TABLE)
+    MetricStore(db).migrate()  # live_comparisons comes with migration 0006
     with pytest.MonkeyPatch.context() as env:
         env.setenv("NLP_BENCH_DB", str(db))
         env.setenv("NLP_BENCH_WORK_DIR", str(base / "work"))
