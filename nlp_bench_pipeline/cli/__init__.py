@@ -8,7 +8,11 @@ are one line naming the option, exit code 2 (``core.options.OneLineParser``).
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Sequence
+
+from pydantic import ValidationError
 
 from nlp_bench_pipeline.cli import bench, compare, report, results, sweep, teardown, ui
 from nlp_bench_pipeline.core.options import OneLineParser
@@ -21,15 +25,31 @@ STORE_TOOLS = (cost, simulate)  # plain-Python commands that read the metric sto
 
 
 def build_parser() -> OneLineParser:
+    """Every command's options; reads no settings, so a bad ``NLP_BENCH_*`` value is reported
+    by the command that uses it (``bench``'s preflight) as one line, not a traceback here."""
     parser = OneLineParser(prog="nlp-bench", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(subparsers)
     for tool in STORE_TOOLS:
-        tool.register(subparsers, default_db=get_pipeline_settings().db)
+        tool.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "db", "") is None:
+        try:
+            args.db = get_pipeline_settings().db
+        except ValidationError as exc:
+            return _bad_settings(args, exc)
     return args.handler(args)
+
+
+def _bad_settings(args: argparse.Namespace, exc: ValidationError) -> int:
+    """A store tool's ``--db`` defaults to ``NLP_BENCH_DB``: bad settings are one line each."""
+    from nlp_bench_pipeline.cli.preflight import validation_problems
+
+    for problem in validation_problems(exc):
+        print(f"nlp-bench {args.command}: {problem}", file=sys.stderr)
+    return 2

@@ -150,7 +150,8 @@ def test_lambda_figures_come_from_report_records(store_path: Path) -> None:
     half = 12.706 * math.sqrt(2) / math.sqrt(2)
     assert size.warm_billed_ms.low == pytest.approx(61 - half)
     assert size.warm_billed_ms.high == pytest.approx(61 + half)
-    assert size.p99_corrected_ms == pytest.approx(99.7)
+    # run_summary's p99 is nearest-rank over every request: of [70, 80, 90, 100] that is 100.
+    assert size.p99_corrected_ms == pytest.approx(100)
 
 
 def test_pod_capacity_is_1000_over_the_mean_service_time(store_path: Path) -> None:

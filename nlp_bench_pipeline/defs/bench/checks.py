@@ -21,9 +21,7 @@ from nlp_bench_pipeline.lib.asset_support import cell_of
 from nlp_bench_pipeline.store.database import CheckVerdict
 
 
-def _result(
-    outcome: CheckOutcome, run_ids: list[str], *, blocking: bool
-) -> dg.AssetCheckResult:
+def _result(outcome: CheckOutcome, run_ids: list[str], *, blocking: bool) -> dg.AssetCheckResult:
     """ERROR for broken data (a blocking check), WARN for a result that missed its bound.
 
     A platform that misses its SLO is a finding of the benchmark, not a failure of the pipeline:
