@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +31,11 @@ class PipelineSettings(BaseSettings):
     work_dir: Path = Field(
         PROJECT_ROOT / "data" / "work",
         description="run directories: load-generator Parquet files, platform process logs",
+    )
+    report_dir: Path | None = Field(
+        None,  # never None once validated: _report_beside_work_dir fills it in
+        description="the HTML report (index.html, charts/, analysis.json); default: a 'report' "
+        "folder beside work_dir (data/report)",
     )
     profile: Literal["smoke", "quick", "full"] = Field("quick", description="benchmark profile")
     targets: str = Field("local-lambda,local-k8s", description="enabled targets, comma-separated")
@@ -55,6 +60,13 @@ class PipelineSettings(BaseSettings):
     @staticmethod
     def split(value: str) -> list[str]:
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    @model_validator(mode="after")
+    def _report_beside_work_dir(self) -> PipelineSettings:
+        """The report follows ``work_dir`` unless set, so a moved work folder moves it too."""
+        if self.report_dir is None:
+            self.report_dir = self.work_dir.parent / "report"
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,9 @@ happens (issue 17, docs/reliability.md):
   failed deployment skips that target's cells; a failed cell does not stop the others, and the
   summaries still run over the good ones;
 - SIGINT or SIGTERM stops the command, even while a run waits for a pool slot.
+
+After the cells come the summaries, the economics (prices, costs, the memory sweep, the scale
+simulation) and the report; the report's path is the last line printed.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ def bench_command(args: argparse.Namespace) -> int:
         )
         for c in plan.cells()
     ]
-    stages.append(Stage("summaries"))
+    stages += [Stage("summaries"), Stage("economics"), Stage("report")]
     started = time.monotonic()
     with StageInterrupts(instance) as interrupts:
         try:
@@ -135,6 +138,9 @@ def bench_command(args: argparse.Namespace) -> int:
         print(f"\nDuckDB file: {db}")
         elapsed = time.monotonic() - started
         print(f"Runs: `make ui`, then http://127.0.0.1:3000/runs  ({elapsed:.0f} s)")
+        report = checked.settings.report_dir / "index.html"
+        if report.is_file():
+            print(f"Report: {report}")
     return outcome.code
 
 

@@ -61,7 +61,7 @@ def report_command(args: argparse.Namespace) -> int:
         )
         return 2
     store = MetricStore(db)
-    folder = args.out or settings.work_dir.parent / "report"
+    folder = args.out or settings.report_dir
     started = time.monotonic()
     covered = scope(store, args.profile)
     if not covered.runs:

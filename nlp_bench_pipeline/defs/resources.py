@@ -167,7 +167,7 @@ def resources() -> dg.Definitions:
             "duckdb": MetricStoreResource(database=str(settings.db)),
             "aws": AwsConfig.from_settings(settings),
             "platforms": PlatformsResource(work_dir=str(settings.work_dir)),
-            "report": ReportResource(report_dir=str(settings.work_dir.parent / "report")),
+            "report": ReportResource(report_dir=str(settings.report_dir)),
             "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(PROJECT_ROOT)),
         }
     )
