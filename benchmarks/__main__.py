@@ -11,9 +11,11 @@ from benchmarks.report import REPORT, write_sections
 # name -> module; each module has ``run() -> Section``. Order = order in docs/benchmarks.md.
 BENCHMARKS = {
     "service": "benchmarks.service",
+    "inference": "benchmarks.inference",
     "local_lambda": "benchmarks.local_lambda",
     "local_k8s": "benchmarks.local_k8s",
     "loadgen": "benchmarks.loadgen",
+    "simulator": "benchmarks.simulator",
 }
 
 
