@@ -20,6 +20,10 @@ from nlp_bench_pipeline.costs import command as cost
 from nlp_bench_pipeline.settings import get_pipeline_settings
 from nlp_bench_pipeline.simulate import command as simulate
 
+DESCRIPTION = (
+    "Lambda or Kubernetes for ML inference: run the benchmark on the local targets (or AWS), "
+    "read its results, price and simulate the platforms, write the report."
+)
 COMMANDS = (bench, ui, results, compare, report, sweep, teardown)
 STORE_TOOLS = (cost, simulate)  # plain-Python commands that read the metric store
 
@@ -27,7 +31,7 @@ STORE_TOOLS = (cost, simulate)  # plain-Python commands that read the metric sto
 def build_parser() -> OneLineParser:
     """Every command's options; reads no settings, so a bad ``NLP_BENCH_*`` value is reported
     by the command that uses it (``bench``'s preflight) as one line, not a traceback here."""
-    parser = OneLineParser(prog="nlp-bench", description=__doc__)
+    parser = OneLineParser(prog="nlp-bench", description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(subparsers)
