@@ -34,11 +34,12 @@ from nlp_bench_pipeline.loadgen.repetition import (
     RepetitionPlan,
     progress_file,
 )
-from nlp_bench_pipeline.loadgen.reporting import Reporter
+from nlp_bench_pipeline.loadgen.reporting import Reporter, RunProgress
 from nlp_bench_pipeline.loadgen.results import progress_counts, summarise
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-PROGRESS_EVERY_S = 5.0
+# How often the progress files are read (they are rewritten every 2 s by each Locust process).
+PROGRESS_POLL_S = 0.5
 # Beyond the plan's own deadline (which already allows for the last timeout): Locust start-up.
 KILL_GRACE_S = 30.0
 KILLED_PAST_DEADLINE = -9
@@ -96,21 +97,22 @@ def run_plan(
 ) -> RunSummary:
     """Run one prepared repetition to the end and summarise it (also saved as JSON)."""
     scheduled = len(plan.schedule())
-    reporter.progress(
+    reporter.line(
         f"run {plan.run_id}: {plan.scenario.name}/{plan.scenario.profile} rep {plan.repetition}, "
         f"{scheduled} requests over {plan.scenario.duration_s:.0f} s against "
         f"{plan.target_host}, {plan.workers} Locust process(es)"
     )
     started_at = datetime.now(UTC)
     limit_s = plan.deadline_s + KILL_GRACE_S
+    tracker = ProgressTracker(plan, scheduled)
     returncode = supervise(
         locust_command(plan, spread),
         plan,
         limit_s=limit_s,
-        tick=lambda elapsed: reporter.progress(_progress_line(plan, scheduled, elapsed)),
+        tick=lambda elapsed: reporter.progress(tracker.at(elapsed)),
     )
     if returncode == KILLED_PAST_DEADLINE:
-        reporter.progress(f"run {plan.run_id}: Locust ran past {limit_s:.0f} s and was killed")
+        reporter.line(f"run {plan.run_id}: Locust ran past {limit_s:.0f} s and was killed")
     summary = summarise(
         plan, started_at=started_at, finished_at=datetime.now(UTC), rows_expected_here=rows_here
     )
@@ -120,8 +122,34 @@ def run_plan(
         )
         summary.consistent = False
     (plan.run_dir / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2))
-    reporter.progress(_summary_line(summary))
     return summary
+
+
+class ProgressTracker:
+    """The counts the Locust processes rewrite, read into a :class:`RunProgress`.
+
+    It remembers when every request first was due, so the draining phase can say how much of
+    the last request's timeout is left.
+    """
+
+    def __init__(self, plan: RepetitionPlan, scheduled: int) -> None:
+        self.plan = plan
+        self.scheduled = scheduled
+        self.files = [progress_file(plan.run_dir, i) for i in range(plan.workers)]
+        self._all_due_at: float | None = None
+
+    def at(self, elapsed_s: float) -> RunProgress:
+        counts = dict(progress_counts(self.files))
+        if self._all_due_at is None and counts and counts.get("due", 0) >= self.scheduled:
+            self._all_due_at = elapsed_s
+        return RunProgress(
+            run_id=self.plan.run_id,
+            scheduled=self.scheduled,
+            elapsed_s=elapsed_s,
+            drain_limit_s=self.plan.scenario.timeout_s,  # the last request sent times out by then
+            counts=counts,
+            draining_for_s=None if self._all_due_at is None else elapsed_s - self._all_due_at,
+        )
 
 
 def supervise(
@@ -131,7 +159,7 @@ def supervise(
     limit_s: float | None,
     tick: Callable[[float], None],
 ) -> int:
-    """Run Locust for ``plan``; ``tick(elapsed)`` every few seconds; kill it past the limit."""
+    """Run Locust for ``plan``; ``tick(elapsed)`` twice a second; kill it past the limit."""
     child = ChildProcess.start(
         Path(LOCUST_LOG_FILE).stem,
         command,
@@ -145,7 +173,7 @@ def supervise(
     try:
         while True:
             try:
-                return child.popen.wait(timeout=PROGRESS_EVERY_S)
+                return child.popen.wait(timeout=PROGRESS_POLL_S)
             except subprocess.TimeoutExpired:
                 elapsed = time.monotonic() - started
                 if limit_s is not None and elapsed > limit_s:
@@ -155,24 +183,3 @@ def supervise(
     finally:
         if child.alive():
             child.kill()
-
-
-def _progress_line(plan: RepetitionPlan, scheduled: int, elapsed: float) -> str:
-    files = [progress_file(plan.run_dir, i) for i in range(plan.workers)]
-    counts = progress_counts(files)
-    done = sum(counts.get(k, 0) for k in ("ok", "http_error", "timeout", "connection_error"))
-    return (
-        f"run {plan.run_id}: {elapsed:.0f}/{plan.scenario.duration_s + plan.start_lead_s:.0f} s, "
-        f"due {counts.get('due', 0)}/{scheduled}, sent {counts.get('sent', 0)}, done {done}, "
-        f"ok {counts.get('ok', 0)}, dropped {counts.get('dropped', 0)}"
-    )
-
-
-def _summary_line(summary: RunSummary) -> str:
-    verdict = {True: "consistent", False: "INCONSISTENT", None: "rows on the workers"}
-    line = (
-        f"run {summary.run_id}: {summary.rows}/{summary.scheduled} rows, ok {summary.ok}, "
-        f"errors {summary.errors}, dropped {summary.dropped}, Locust counted "
-        f"{summary.locust_requests} -- {verdict[summary.consistent]}"
-    )
-    return line + "".join(f"\n  problem: {p}" for p in summary.problems)
