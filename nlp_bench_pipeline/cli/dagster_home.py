@@ -4,21 +4,22 @@ A run of ``nlp-bench bench`` executes in the command's own process. If that proc
 unwinding — kill -9, the OOM killer, a reboot — Dagster never hears of it: the run stays
 ``STARTED`` and keeps the ``nlp_bench_platform`` pool's only slot, and every later run waits for
 that slot for ever. So each run carries its owner's identity in its tags (pid, host, process start
-time: :func:`owner_tags`), and before a new benchmark starts, :func:`recover_abandoned_runs`
-marks the runs whose owner is gone as failed and frees what they hold — never for a live owner,
-and never for a run of another host, which this one cannot judge. Runs the daemon launches are
-watched by Dagster's own run monitoring (``dagster.yaml``).
+time: ``core/run_owners.py``; ``bench`` sets them at launch, and the ``platforms`` resource
+of a run the UI or the daemon launched sets them from inside the run), and before a new
+benchmark starts, :func:`recover_abandoned_runs` marks the runs whose owner is gone as failed and
+frees what they hold — never for a live owner, and never for a run of another host, which this
+one cannot judge. Runs the daemon launches are also watched by Dagster's own run monitoring
+(``dagster.yaml``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nlp_bench_pipeline.core.processes import ProcessIdentity
+from nlp_bench_pipeline.core.run_owners import owner_of, owner_tags
 from nlp_bench_pipeline.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -26,9 +27,8 @@ if TYPE_CHECKING:
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
 DEFAULT_HOME = PROJECT_ROOT / ".dagster_home"
-OWNER_PID_TAG = "nlp-bench/owner-pid"
-OWNER_HOST_TAG = "nlp-bench/owner-host"
-OWNER_STARTED_TAG = "nlp-bench/owner-started"
+# ``owner_tags`` is imported from here by cli/bench.py (kept until that import moves to core).
+__all__ = ["ensure_dagster_home", "owner_tags", "recover_abandoned_runs"]
 
 
 def ensure_dagster_home() -> Path:
@@ -50,25 +50,6 @@ def ensure_dagster_home() -> Path:
         with DagsterInstance.get():
             pass
     return home
-
-
-def owner_tags(owner: ProcessIdentity) -> dict[str, str]:
-    """Run tags naming the process that executes the run."""
-    return {
-        OWNER_PID_TAG: str(owner.pid),
-        OWNER_HOST_TAG: owner.host,
-        OWNER_STARTED_TAG: repr(owner.started_at),
-    }
-
-
-def owner_of(tags: Mapping[str, str]) -> ProcessIdentity | None:
-    """The owner a run's tags name, or None for a run without (or with mangled) owner tags."""
-    try:
-        return ProcessIdentity(
-            int(tags[OWNER_PID_TAG]), tags[OWNER_HOST_TAG], float(tags[OWNER_STARTED_TAG])
-        )
-    except (KeyError, ValueError):
-        return None
 
 
 def recover_abandoned_runs(instance: DagsterInstance) -> list[str]:

@@ -7,10 +7,12 @@ Output goes to a log file per process, never to a pipe nobody drains.
 
 A child gets only what it needs from its parent's environment (issue 17): an allowlist
 (:class:`PassedEnvironment`) names the variables it may take, so the operator's AWS keys or API
-tokens never reach a function, a pod or the load generator; what the child must see beyond that
-its starter passes as ``env``. A child can also be told to die with its parent
-(``die_with_parent``), so a killed pipeline leaves no runtime, pod or Locust behind, and a process
-can watch its own parent (:func:`signal_when_parent_exits`) when its starter cannot set that up.
+tokens never reach a function or a pod, nor the load generator unless it signs requests to AWS
+(:data:`AWS_CREDENTIAL_CHAIN`); what the child must see beyond that its starter passes as
+``env``. A child can also be told to die with its parent
+(``die_with_parent``), so a killed pipeline leaves no runtime, pod or Locust behind; a process
+its starter forked without one asks for it itself (:func:`request_death_signal`), and a process
+whose starter cannot set one up at all watches its own parent (:func:`signal_when_parent_exits`).
 :class:`ProcessIdentity` names a process across time (pid, host, start time), so a record of an
 owner can later tell a dead owner from a live one even when the pid has been reused.
 """
@@ -63,6 +65,9 @@ class PassedEnvironment:
     def plus(self, *names: str, prefixes: Sequence[str] = ()) -> PassedEnvironment:
         return PassedEnvironment(self.names | frozenset(names), (*self.prefixes, *prefixes))
 
+    def __or__(self, other: PassedEnvironment) -> PassedEnvironment:
+        return self.plus(*other.names, prefixes=other.prefixes)
+
     def admits(self, name: str) -> bool:
         return name in self.names or name.startswith(self.prefixes)
 
@@ -80,6 +85,33 @@ PROCESS_ESSENTIALS = PassedEnvironment(
 # weights nor downloads hub weights again (the hub's token, HF_TOKEN, is not among them).
 MODEL_FILES = PROCESS_ESSENTIALS.plus(
     "NLP_BENCH_MODEL_CACHE", "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE"
+)
+# What boto3's default credential chain reads from the environment, for the one kind of child
+# that acts as the operator on AWS: the load generator signing requests to an IAM-authorised API
+# or invoking a function directly. Static keys, a profile and its files, web identity (OIDC,
+# IRSA), container credentials, the region, and where the endpoints' certificates are.
+AWS_CREDENTIAL_CHAIN = PassedEnvironment(
+    frozenset(
+        {
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_ARN",
+            "AWS_ROLE_SESSION_NAME",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_STS_REGIONAL_ENDPOINTS",
+            "AWS_CA_BUNDLE",
+        }
+    )
 )
 
 
@@ -134,6 +166,22 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
+def _set_death_signal(libc: ctypes.CDLL, sig: signal.Signals, parent_pid: int) -> None:
+    libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent went before the request: as good as gone
+        os.kill(os.getpid(), sig)
+
+
+def request_death_signal(sig: signal.Signals, parent_pid: int) -> None:
+    """From now on this process gets ``sig`` when the thread that forked it exits (SIGKILL too).
+
+    For a process its starter forked without asking for a death signal (Locust's workers,
+    which ``locust --processes`` forks from its master's main thread): called first thing in the
+    child with the pid of the parent it expects, it catches a parent already gone as well.
+    """
+    _set_death_signal(_libc(), sig, parent_pid)
+
+
 def _death_signal_hook(sig: signal.Signals, parent_pid: int) -> Callable[[], None]:
     """A ``preexec_fn``: the child gets ``sig`` when its starter goes, even by SIGKILL.
 
@@ -144,9 +192,7 @@ def _death_signal_hook(sig: signal.Signals, parent_pid: int) -> Callable[[], Non
     libc = _libc()  # loaded before the fork, so the child only calls it
 
     def hook() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), sig)
+        _set_death_signal(libc, sig, parent_pid)
 
     return hook
 
@@ -198,7 +244,12 @@ class ProcessIdentity:
 
     @classmethod
     def current(cls) -> ProcessIdentity:
-        return cls(os.getpid(), socket.gethostname(), psutil.Process().create_time())
+        return cls.of(os.getpid())
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessIdentity:
+        """The live process ``pid`` on this host (``psutil.NoSuchProcess`` if there is none)."""
+        return cls(pid, socket.gethostname(), psutil.Process(pid).create_time())
 
     def state(self) -> OwnerState:
         """``alive`` (this very process runs), ``gone`` (died, or its pid now names another

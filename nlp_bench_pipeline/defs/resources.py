@@ -17,6 +17,7 @@ import dagster as dg
 from pydantic import Field
 
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan
+from nlp_bench_pipeline.core.run_owners import owner_of, owner_tags, run_owner
 from nlp_bench_pipeline.settings import PROJECT_ROOT, PipelineSettings, get_pipeline_settings
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.targets.base import Target
@@ -129,9 +130,18 @@ class AwsConfig(dg.ConfigurableResource):
 
 
 class PlatformsResource(dg.ConfigurableResource):
-    """Creates the target behind a partition: local platforms, or AWS when configured."""
+    """Creates the target behind a partition: local platforms, or AWS when configured.
+
+    Every asset that starts a platform (and holds the ``nlp_bench_platform`` pool's slot) uses
+    this resource, so its setup is where a run launched from the UI or the daemon gets the owner
+    tags ``nlp-bench bench`` gives its own runs at launch: should the run's process then die
+    without a word, the next ``bench`` recovers the run (``cli/dagster_home.py``).
+    """
 
     work_dir: str = Field(description="platform process logs and load-generator run directories")
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        tag_run_owner(context)
 
     @property
     def work_path(self) -> Path:
@@ -156,6 +166,14 @@ class ReportResource(dg.ConfigurableResource):
     @property
     def path(self) -> Path:
         return Path(self.report_dir)
+
+
+def tag_run_owner(context: dg.InitResourceContext) -> None:
+    """Tag the executing run with its owner process, unless it names one already (``bench``)."""
+    run = context.run
+    if context.instance is None or run is None or owner_of(run.tags) is not None:
+        return
+    context.instance.add_run_tags(run.run_id, owner_tags(run_owner()))
 
 
 @dg.definitions

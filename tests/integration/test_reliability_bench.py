@@ -30,8 +30,8 @@ import duckdb
 import psutil
 import pytest
 
-from nlp_bench_pipeline.cli.dagster_home import owner_tags
 from nlp_bench_pipeline.core.processes import OWNER_ENV, ProcessIdentity
+from nlp_bench_pipeline.core.run_owners import owner_tags
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,13 +19,9 @@ import psutil
 import pytest
 import yaml
 
-from nlp_bench_pipeline.cli.dagster_home import (
-    INSTANCE_TEMPLATE,
-    owner_of,
-    owner_tags,
-    recover_abandoned_runs,
-)
+from nlp_bench_pipeline.cli.dagster_home import INSTANCE_TEMPLATE, recover_abandoned_runs
 from nlp_bench_pipeline.core.processes import ProcessIdentity
+from nlp_bench_pipeline.core.run_owners import owner_of, owner_tags
 
 POOL = "nlp_bench_platform"
 
