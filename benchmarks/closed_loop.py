@@ -66,13 +66,17 @@ async def _connection_loop(
             errors.append(status)
 
 
-async def _load(url: str, connections: int, seconds: float) -> dict[str, object]:
+async def load(
+    url: str, connections: int, seconds: float, *, body: bytes = BODY
+) -> dict[str, object]:
+    """``connections`` keep-alive connections POSTing ``body`` for ``seconds``; the result is
+    what the command prints (``benchmarks.inference_load`` sends its own body through here)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = (
         b"POST %s HTTP/1.1\r\nhost: %s:%d\r\ncontent-type: application/json\r\n"
         b"content-length: %d\r\n\r\n%s"
-    ) % ((parts.path or "/").encode(), host.encode(), port, len(BODY), BODY)
+    ) % ((parts.path or "/").encode(), host.encode(), port, len(body), body)
     latencies: list[float] = []
     errors: list[int] = []
     until = time.perf_counter() + seconds
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
-    result = uvloop.run(_load(args.url, args.connections, args.seconds))
+    result = uvloop.run(load(args.url, args.connections, args.seconds))
     print(json.dumps(result))
 
 

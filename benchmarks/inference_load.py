@@ -1,7 +1,7 @@
 """Closed-loop keep-alive load with a chosen body, in a process of its own (see closed_loop.py).
 
 ``python -m benchmarks.inference_load URL --body-file F --connections N --seconds S`` prints the
-same JSON object as ``benchmarks.closed_loop``. The connection loop is closed_loop's (uvloop +
+same JSON object as ``benchmarks.closed_loop``, from the same load (``closed_loop.load``: uvloop +
 httptools over raw sockets, tens of microseconds a request); only the body differs, so the
 service's saturation can be measured at chosen token lengths.
 """
@@ -9,44 +9,17 @@ service's saturation can be measured at chosen token lengths.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import uvloop
 
-from benchmarks.closed_loop import _connection_loop
+from benchmarks.closed_loop import load
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-async def _load(url: str, body: bytes, connections: int, seconds: float) -> dict[str, object]:
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    request = (
-        b"POST %s HTTP/1.1\r\nhost: %s:%d\r\ncontent-type: application/json\r\n"
-        b"content-length: %d\r\n\r\n%s"
-    ) % ((parts.path or "/").encode(), host.encode(), port, len(body), body)
-    latencies: list[float] = []
-    errors: list[int] = []
-    until = time.perf_counter() + seconds
-    await asyncio.gather(
-        *(
-            _connection_loop(host, port, request, until, latencies, errors)
-            for _ in range(connections)
-        )
-    )
-    return {
-        "requests": len(latencies),
-        "errors": len(errors),
-        "seconds": seconds,
-        "latencies_ms": latencies,
-    }
 
 
 def measure(url: str, body: bytes, connections: int, seconds: float) -> dict[str, object]:
@@ -86,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
     body = args.body_file.read_bytes()
-    print(json.dumps(uvloop.run(_load(args.url, body, args.connections, args.seconds))))
+    print(json.dumps(uvloop.run(load(args.url, args.connections, args.seconds, body=body))))
 
 
 if __name__ == "__main__":
