@@ -1,11 +1,20 @@
 """Thread-safe, append-only logs of platform events and resource samples.
 
 They outlive the platform: ``events()`` and ``samples()`` still answer after teardown.
+
+An event log can also tell someone as each event is recorded: :meth:`EventLog.subscribe`, or
+:func:`subscribed` around code that creates a platform (a fresh deployment starts a fresh log),
+so the emulators' standalone commands print what the platform does (``targets/console.py``)
+while the pipeline's logs stay silent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +27,26 @@ from nlp_bench_pipeline.core.records import (
 )
 
 Record = TypeVar("Record", PlatformEvent, ResourceSample)
+Subscriber = Callable[[PlatformEvent], None]
+log = logging.getLogger(__name__)
+# Subscribers every EventLog created in this context gets (see ``subscribed``).
+_SUBSCRIBERS: contextvars.ContextVar[tuple[Subscriber, ...]] = contextvars.ContextVar(
+    "event_subscribers", default=()
+)
+
+
+@contextlib.contextmanager
+def subscribed(subscriber: Subscriber) -> Iterator[None]:
+    """Every event log created inside (in this thread's context) calls ``subscriber``.
+
+    A platform creates its log as it deploys, so this is how a command hears a deployment's
+    events from the first one on.
+    """
+    token = _SUBSCRIBERS.set((*_SUBSCRIBERS.get(), subscriber))
+    try:
+        yield
+    finally:
+        _SUBSCRIBERS.reset(token)
 
 
 class _TimeLog(Generic[Record]):
@@ -45,6 +74,24 @@ class EventLog(_TimeLog[PlatformEvent]):
     def __init__(self, target: TargetName) -> None:
         super().__init__()
         self.target = target
+        self._subscribers: list[Subscriber] = list(_SUBSCRIBERS.get())
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call ``subscriber`` with each event recorded from now on, in the recording thread.
+
+        It must be quick (it runs on the platform's event loop); an exception it raises is
+        logged and never reaches the platform.
+        """
+        self._subscribers.append(subscriber)
+
+    def append(self, record: PlatformEvent) -> PlatformEvent:
+        super().append(record)
+        for subscriber in self._subscribers:
+            try:
+                subscriber(record)
+            except Exception:
+                log.exception("an event subscriber failed on %s", record.kind)
+        return record
 
     def record(
         self,
