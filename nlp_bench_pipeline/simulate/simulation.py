@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -34,6 +35,9 @@ from nlp_bench_pipeline.targets.local_k8s.config import HpaConfig, NodeConfig
 DEFAULT_POD_MEMORY_MIB = 2048  # DeploymentSpec's memory request
 PEAK_HEADROOM = 2.0  # default max replicas: twice what the HPA holds at the peak rate
 UNBOUNDED_REPLICAS = 10**6
+
+TotalsT = TypeVar("TotalsT")
+TotalsT_co = TypeVar("TotalsT_co", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -104,14 +108,12 @@ def simulate_lambda(
 ) -> SimulationResult:
     """A period of Lambda behind API Gateway under ``traffic``."""
     timing = calibration.lambda_timing(settings.memory_mb)
-    arrivals_rng, platform_rng = _streams(seed)
-    tally, series = RequestTally(), TimeSeries(traffic.duration_s)
-    model = LambdaSimulation(settings, timing, platform_rng, tally, series)
-    started = time.perf_counter()
-    for chunk in traffic.arrivals(arrivals_rng):
-        model.feed(chunk)
-    totals = model.finish(traffic.duration_s)
-    wall_s = time.perf_counter() - started
+    period = _play(
+        traffic,
+        seed,
+        lambda rng, tally, series: LambdaSimulation(settings, timing, rng, tally, series),
+    )
+    totals = period.totals
     waits = np.array(totals.init_wait_ms) if totals.init_wait_ms else np.zeros(1)
     counts = {
         "cold_starts": totals.cold_starts,
@@ -132,15 +134,13 @@ def simulate_lambda(
         "lambda",
         traffic,
         seed,
-        tally,
+        period,
         counts,
         slo_ms,
-        series,
         usage,
         catalog,
         calibration.describe("lambda", settings.memory_mb),
         settings_dict(settings),
-        wall_s,
     )
 
 
@@ -157,14 +157,12 @@ def simulate_eks(
     """A period of an EKS Deployment behind an ALB under ``traffic``; ``capacity_rps``, when
     given, is a pod's throughput flat out (else the measured service time sets it)."""
     timing = eks_timing(calibration, settings, capacity_rps)
-    arrivals_rng, platform_rng = _streams(seed)
-    tally, series = RequestTally(), TimeSeries(traffic.duration_s)
-    model = EksSimulation(settings, timing, platform_rng, tally, series)
-    started = time.perf_counter()
-    for chunk in traffic.arrivals(arrivals_rng):
-        model.feed(chunk)
-    totals = model.finish(traffic.duration_s)
-    wall_s = time.perf_counter() - started
+    period = _play(
+        traffic,
+        seed,
+        lambda rng, tally, series: EksSimulation(settings, timing, rng, tally, series),
+    )
+    totals = period.totals
     counts = {
         "cold_starts": 0,  # requests never wait on a pod's start: pods start ahead of traffic
         "throttles": 0,
@@ -185,15 +183,13 @@ def simulate_eks(
         "eks",
         traffic,
         seed,
-        tally,
+        period,
         counts,
         slo_ms,
-        series,
         usage,
         catalog,
         calibration.describe("eks"),
         settings_dict(settings),
-        wall_s,
     )
 
 
@@ -278,6 +274,41 @@ def _held_pods(rate: float, timing: EksTiming, settings: EksSettings) -> float:
     return busy / (settings.parallelism * min(1.0, share))
 
 
+class _Model(Protocol[TotalsT_co]):
+    """What either platform model is to a period: arrivals fed in order, then its totals."""
+
+    def feed(self, t: np.ndarray, labels: np.ndarray | None = None) -> None: ...
+
+    def finish(self, end_s: float) -> TotalsT_co: ...
+
+
+@dataclass(frozen=True)
+class _Period(Generic[TotalsT]):
+    """A period played through a platform model."""
+
+    tally: RequestTally
+    series: TimeSeries
+    totals: TotalsT
+    wall_s: float  # feeding and finishing the model, not building it
+
+
+def _play(
+    traffic: Traffic,
+    seed: int,
+    model: Callable[[np.random.Generator, RequestTally, TimeSeries], _Model[TotalsT]],
+) -> _Period[TotalsT]:
+    """Feed ``traffic``'s arrivals to the model ``model`` builds from the platform's stream of
+    ``seed`` and a fresh tally and series, to the end of the period."""
+    arrivals_rng, platform_rng = _streams(seed)
+    tally, series = RequestTally(), TimeSeries(traffic.duration_s)
+    simulation = model(platform_rng, tally, series)
+    started = time.perf_counter()
+    for chunk in traffic.arrivals(arrivals_rng):
+        simulation.feed(chunk)
+    totals = simulation.finish(traffic.duration_s)
+    return _Period(tally, series, totals, time.perf_counter() - started)
+
+
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     arrivals, platform = np.random.SeedSequence(seed).spawn(2)
     return np.random.default_rng(arrivals), np.random.default_rng(platform)
@@ -287,16 +318,15 @@ def _result(
     platform: Platform,
     traffic: Traffic,
     seed: int,
-    tally: RequestTally,
+    period: _Period[Any],
     counts: dict[str, float],
     slo_ms: float,
-    series: TimeSeries,
     usage: LambdaUsage | EksUsage,
     catalog: PriceCatalog,
     calibration: dict[str, object],
     settings: dict[str, Any],
-    wall_s: float,
 ) -> SimulationResult:
+    tally = period.tally
     phase = tally.phases[tally.labels[0]]
     latency = phase.recorder.percentiles(failures_last=True)
     return SimulationResult(
@@ -310,12 +340,12 @@ def _result(
         latency_method=phase.recorder.method,
         counts=counts,
         slo=SloVerdict(slo_ms, latency.p99, latency.p99 is not None and latency.p99 <= slo_ms),
-        series=series.as_dict(),
+        series=period.series.as_dict(),
         usage=usage,
         cost=period_cost(usage, phase.requests, traffic.duration_s, catalog),
         calibration=calibration,
         settings=settings,
-        wall_s=wall_s,
+        wall_s=period.wall_s,
     )
 
 
