@@ -41,13 +41,17 @@ PROMPT = "nlp-bench sql> "
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     summary = subparsers.add_parser("summary", help="print the latest complete results from DuckDB")
-    summary.add_argument("--profile", choices=PROFILES, help="only runs of this profile")
+    summary.add_argument(
+        "--profile", choices=PROFILES, help="only runs of this profile (default: every profile)"
+    )
     summary.set_defaults(handler=summary_command)
     sql = subparsers.add_parser(
         "sql", help="query the metric store (read-only); without a query, a prompt"
     )
     sql.add_argument("query", nargs="?", help='e.g. "SELECT * FROM run_summary"')
-    sql.add_argument("--write", action="store_true", help="open the file for writing")
+    sql.add_argument(
+        "--write", action="store_true", help="open the file for writing (default: read-only)"
+    )
     sql.set_defaults(handler=sql_command)
     export = subparsers.add_parser("export", help="write tables or views to CSV or Parquet")
     export.add_argument(
@@ -55,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="run_summary,requests",
         help=f"comma-separated, of: {', '.join(sorted(EXPORTABLE))} (default %(default)s)",
     )
-    export.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    export.add_argument(
+        "--format", choices=["parquet", "csv"], default="parquet", help="(default: %(default)s)"
+    )
     export.add_argument(
         "--out", type=Path, default=PROJECT_ROOT / "data" / "exports", help="default %(default)s"
     )

@@ -9,16 +9,29 @@ import sys
 from pathlib import Path
 
 from nlp_bench_pipeline.cli.dagster_home import ensure_dagster_home
+from nlp_bench_pipeline.core.options import number
 from nlp_bench_pipeline.core.processes import OWNER_ENV, ChildProcess
 from nlp_bench_pipeline.settings import PROJECT_ROOT
+from nlp_bench_pipeline.targets.command_line import port_taken, port_taken_line
 
 UI_OWNER = "nlp-bench-ui"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     ui = subparsers.add_parser("ui", help="the Dagster UI and daemon (dg dev) on 127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.set_defaults(handler=lambda args: ui_command(args.port))
+    ui.add_argument(
+        "--port",
+        type=number(1, 65535, integer=True),
+        default=3000,
+        help="the UI's port on 127.0.0.1 (default: %(default)s)",
+    )
+
+    def handler(args: argparse.Namespace) -> int:
+        if port_taken(args.port):
+            ui.error(port_taken_line(args.port, "the Dagster UI", any_free=False))
+        return ui_command(args.port)
+
+    ui.set_defaults(handler=handler)
 
 
 def ui_command(port: int) -> int:

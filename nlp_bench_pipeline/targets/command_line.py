@@ -102,10 +102,11 @@ def port_taken(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def port_taken_line(port: int, what: str) -> str:
+def port_taken_line(port: int, what: str, *, any_free: bool = True) -> str:
+    """``--port N`` is taken: one line, with what to do instead (0 where the OS may pick)."""
     return (
         f"--port {port}: 127.0.0.1:{port} is already in use ({what} needs it free); "
-        "choose another port, or 0 for any free one"
+        "choose another port" + (", or 0 for any free one" if any_free else "")
     )
 
 
