@@ -9,22 +9,38 @@ Plain Python — no Dagster, no Locust — so the asset stays a few lines::
 
 The plan is already resolved (``RepetitionPlan.resolve``): launching writes it to the run
 directory and points the runner at it, so the child resolves nothing again.
+
+Dagster's ``PipesSubprocessClient`` merges this process's whole environment into its child's,
+whatever ``env`` says, so the command is wrapped (``core.processes.scrubbed``): the runner runs
+with what a process needs, unbuffered output and the Pipes session's variables, and nothing else
+of the operator's shell — no AWS key, no ``GROQ_API_KEY``, no ``HF_TOKEN``. Only a plan that acts
+on AWS itself (SigV4-signed requests to an IAM-authorised API, or direct invokes) also passes
+boto3's credential chain (:func:`aws_credentials_for`), which the runner hands on to Locust.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nlp_bench_pipeline.core.processes import (
+    AWS_CREDENTIAL_CHAIN,
+    PROCESS_ESSENTIALS,
+    PassedEnvironment,
+    python_command,
+    scrubbed,
+)
 from nlp_bench_pipeline.core.runs import RunSummary
 from nlp_bench_pipeline.loadgen.repetition import SUMMARY_FILE, RepetitionPlan
 
 SUMMARY_MESSAGE = "loadgen_summary"
+# What the runner takes of the environment it is started with: a process's essentials, unbuffered
+# output (Pipes reads its log as it goes) and the Pipes session (context and messages channel).
+RUNNER_ENVIRONMENT = PROCESS_ESSENTIALS.plus("PYTHONUNBUFFERED", prefixes=["DAGSTER_PIPES_"])
 
 
 @dataclass(frozen=True)
@@ -41,10 +57,24 @@ def loadgen_launch(plan: RepetitionPlan) -> LoadgenLaunch:
     """Write ``plan`` (after clearing an earlier attempt) and the command that runs it."""
     plan.target_host  # noqa: B018 - a plan without an endpoint fails here, before any process
     path = plan.prepare()
-    command = [sys.executable, "-m", "nlp_bench_pipeline.loadgen", "run", f"--plan={path}"]
+    runner = python_command("-m", "nlp_bench_pipeline.loadgen", "run", f"--plan={path}")
     return LoadgenLaunch(
-        command=command, env={"PYTHONUNBUFFERED": "1"}, run_id=plan.run_id, run_dir=plan.run_dir
+        command=scrubbed(runner, RUNNER_ENVIRONMENT | aws_credentials_for(plan)),
+        env={"PYTHONUNBUFFERED": "1"},
+        run_id=plan.run_id,
+        run_dir=plan.run_dir,
     )
+
+
+def aws_credentials_for(plan: RepetitionPlan) -> PassedEnvironment:
+    """boto3's credential chain for a plan that signs or invokes on AWS; nothing otherwise.
+
+    An IAM-authorised API (``auth.authorization == "AWS_IAM"``) needs every request SigV4-signed,
+    and the direct mode calls Lambda's Invoke API: both with the operator's credentials. A JWT
+    API, the EKS ALB and every local target need none.
+    """
+    signs = (plan.auth or {}).get("authorization") == "AWS_IAM"
+    return AWS_CREDENTIAL_CHAIN if signs or plan.mode == "direct" else PassedEnvironment()
 
 
 def run_in_subprocess(plan: RepetitionPlan, *, timeout_s: float | None = None) -> RunSummary:
