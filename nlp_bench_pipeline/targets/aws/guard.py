@@ -47,6 +47,29 @@ class TaggedResource:
     arn: str | None = None
     report_only: str | None = None  # why the guard only reports it (what removes it instead)
 
+    @classmethod
+    def from_aws_tags(
+        cls,
+        kind: str,
+        name: str,
+        tags: dict[str, str],
+        *,
+        sweeper: str,
+        arn: str | None,
+        report_only: str | None = None,
+    ) -> TaggedResource:
+        """An AWS resource as its tags describe it: expiry, manager, deployment id."""
+        return cls(
+            kind=kind,
+            name=name,
+            sweeper=sweeper,
+            expiry=read_expiry(tags, EXPIRY_TAG),
+            managed_by=tags.get(MANAGED_BY_TAG),
+            deployment_id=tags.get(DEPLOYMENT_TAG),
+            arn=arn,
+            report_only=report_only,
+        )
+
     @property
     def removable(self) -> bool:
         """Ours to remove: made by the pipeline, with an expiry we could read."""
@@ -161,13 +184,11 @@ class AccountSweeper:
                     continue
                 tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
                 found.append(
-                    TaggedResource(
-                        kind=service,
-                        name=rest,
+                    TaggedResource.from_aws_tags(
+                        service,
+                        rest,
+                        tags,
                         sweeper=self.name,
-                        expiry=read_expiry(tags, EXPIRY_TAG),
-                        managed_by=tags.get(MANAGED_BY_TAG),
-                        deployment_id=tags.get(DEPLOYMENT_TAG),
                         arn=arn,
                         report_only=_remover(service),
                     )

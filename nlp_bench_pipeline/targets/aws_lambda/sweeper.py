@@ -8,13 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nlp_bench_pipeline.targets.aws.clients import AwsClients
-from nlp_bench_pipeline.targets.aws.expiry import (
-    DEPLOYMENT_TAG,
-    EXPIRY_TAG,
-    MANAGED_BY_TAG,
-    PROJECT_TAG,
-)
-from nlp_bench_pipeline.targets.aws.guard import TaggedResource, read_expiry
+from nlp_bench_pipeline.targets.aws.expiry import PROJECT_TAG
+from nlp_bench_pipeline.targets.aws.guard import TaggedResource
 from nlp_bench_pipeline.targets.aws_lambda.deployer import (
     ROLE_PATH,
     delete_log_group,
@@ -58,17 +53,7 @@ class LambdaSweeper:
     def _tagged(self, kind: str, name: str, tags: dict[str, str], arn: str | None) -> list:
         if tags.get(PROJECT_TAG) != self.project:
             return []
-        return [
-            TaggedResource(
-                kind=kind,
-                name=name,
-                sweeper=self.name,
-                expiry=read_expiry(tags, EXPIRY_TAG),
-                managed_by=tags.get(MANAGED_BY_TAG),
-                deployment_id=tags.get(DEPLOYMENT_TAG),
-                arn=arn,
-            )
-        ]
+        return [TaggedResource.from_aws_tags(kind, name, tags, sweeper=self.name, arn=arn)]
 
     def _functions(self) -> list[TaggedResource]:
         client = self.clients.client("lambda")
