@@ -217,7 +217,7 @@ class LambdaDeployer:
         name = role_name(config)
         try:
             arn = iam.get_role(RoleName=name)["Role"]["Arn"]
-            existing = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+            existing = role_tags(iam, name)
             claim(existing, "execution role", name)
             iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
         except ClientError as exc:
@@ -668,6 +668,11 @@ def role_name(config: AwsLambdaConfig) -> str:
     return f"{config.function_name}-execution"
 
 
+def role_tags(iam: Any, name: str) -> dict[str, str]:
+    """An IAM role's tags as a mapping (IAM answers a list of Key and Value pairs)."""
+    return {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+
+
 def find_api(gateway: Any, name: str) -> dict[str, Any] | None:
     """The pipeline's HTTP API of this name (one made by Terraform or by hand is left alone)."""
     for api in gateway_items(gateway.get_apis):
@@ -685,7 +690,7 @@ def delete_role(iam: Any, name: str) -> list[str]:
         if exc.response["Error"]["Code"] == "NoSuchEntity":
             return []
         raise
-    tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+    tags = role_tags(iam, name)
     if role.get("Path") != ROLE_PATH or not _owned(tags):
         return []
     for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:

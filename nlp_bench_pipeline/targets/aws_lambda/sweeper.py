@@ -5,7 +5,6 @@ everywhere, API Gateway v2) and removed in dependency order: API, function, role
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from nlp_bench_pipeline.targets.aws.clients import AwsClients
 from nlp_bench_pipeline.targets.aws.expiry import PROJECT_TAG
@@ -15,6 +14,7 @@ from nlp_bench_pipeline.targets.aws_lambda.deployer import (
     delete_log_group,
     delete_role,
     gateway_items,
+    role_tags,
 )
 
 FUNCTION, API, ROLE, LOG_GROUP = "Lambda function", "HTTP API", "IAM role", "log group"
@@ -77,7 +77,7 @@ class LambdaSweeper:
         found = []
         for page in iam.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH):
             for role in page["Roles"]:
-                tags = _tag_list(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])
+                tags = role_tags(iam, role["RoleName"])
                 found += self._tagged(ROLE, role["RoleName"], tags, role["Arn"])
         return found
 
@@ -93,7 +93,3 @@ class LambdaSweeper:
                 tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
                 found += self._tagged(LOG_GROUP, group["logGroupName"], tags, arn)
         return found
-
-
-def _tag_list(tags: list[dict[str, Any]]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags}
