@@ -16,6 +16,7 @@ BENCHMARKS = {
     "local_k8s": "benchmarks.local_k8s",
     "loadgen": "benchmarks.loadgen",
     "simulator": "benchmarks.simulator",
+    "bench_results": "benchmarks.bench_results",
 }
 
 
