@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "client": {"core"},
     "report": {"core", "store", "costs", "simulate", "analysis", "bench"},
     "bench": {"core", "store", "targets", "loadgen", "client"},
+    "peak": {"core", "store", "bench", "loadgen", "targets", "simulate", "costs", "sweep"},
     "lib": {"core", "bench", "targets", "store"},
     "defs": {"*"},
     "cli": {"*"},
@@ -38,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Packages that know nothing of Dagster (dagster-pipes is allowed where the runner reports).
 NO_DAGSTER = {"core", "store", "targets", "loadgen", "artifacts", "costs", "simulate",
-              "sweep", "analysis", "client", "report", "bench"}  # fmt: skip
+              "sweep", "analysis", "client", "report", "bench", "peak"}  # fmt: skip
 PIPES_ALLOWED = {"nlp_bench_pipeline/loadgen/reporting.py"}
 
 

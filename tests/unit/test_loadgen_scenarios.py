@@ -29,7 +29,8 @@ def test_builtin_catalog_defines_every_scenario_with_a_warmup_in_both_profiles(n
 
 
 def test_builtin_catalog_holds_exactly_the_designed_scenarios():
-    assert sorted(load_catalog().names) == sorted(SCENARIO_NAMES)
+    # The cells' scenarios, and the peak-rate search's probe (its rates chosen by the search).
+    assert sorted(load_catalog().names) == sorted([*SCENARIO_NAMES, "peak"])
 
 
 def test_cold_start_idles_longer_than_the_local_eviction_it_needs():
