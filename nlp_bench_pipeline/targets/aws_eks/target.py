@@ -13,9 +13,7 @@ rest, then the namespace.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -27,12 +25,8 @@ from nlp_bench_pipeline.client import RetryPolicy, send
 from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.records import PlatformEvent, ResourceSample, TargetName, utcnow
 from nlp_bench_pipeline.targets.aws.clients import AwsClients
-from nlp_bench_pipeline.targets.aws.expiry import (
-    DEPLOYMENT_TAG,
-    DeploymentTags,
-    expiry_after,
-    format_expiry,
-)
+from nlp_bench_pipeline.targets.aws.expiry import DEPLOYMENT_TAG, DeploymentTags, format_expiry
+from nlp_bench_pipeline.targets.aws.target import AwsTarget
 from nlp_bench_pipeline.targets.aws_eks.access import (
     ClusterAccess,
     TokenSource,
@@ -52,7 +46,6 @@ from nlp_bench_pipeline.targets.aws_eks.rollout import (
     wait_deleted,
     wait_until,
 )
-from nlp_bench_pipeline.targets.base import DeployedContext
 from nlp_bench_pipeline.targets.events import EventLog, SampleLog
 
 log = logging.getLogger(__name__)
@@ -61,7 +54,7 @@ SERVICE = "nlp-bench-service"  # the templates' name for the Deployment, Service
 SELECTOR = f"app.kubernetes.io/name={SERVICE}"
 
 
-class AwsEksTarget(DeployedContext):
+class AwsEksTarget(AwsTarget):
     """The ``aws-eks`` target; knobs in :class:`AwsEksConfig` (``DeploymentSpec.platform``).
 
     ``access`` skips ``eks:DescribeCluster`` (a known endpoint); ``endpoint_override`` sends
@@ -88,36 +81,18 @@ class AwsEksTarget(DeployedContext):
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.clients, self.cluster_name, self.owner = clients, cluster_name, owner
-        self.work_dir, self.expiry_hours, self.project = Path(work_dir), expiry_hours, project
+        super().__init__(clients, owner=owner, expiry_hours=expiry_hours, project=project, now=now)
+        self.cluster_name, self.work_dir = cluster_name, Path(work_dir)
         self.access, self.endpoint_override = access, endpoint_override
         self.poll_s, self.observe_interval_s = poll_s, observe_interval_s
         self.health_policy = health_policy
-        self._clock, self._sleep, self._now = clock, sleep, now
+        self._clock, self._sleep = clock, sleep
         self._kube: KubeApi | None = None
-        self._lock = threading.RLock()
-        self._deployment: Deployment | None = None
-        self._last: Deployment | None = None
         self._config: AwsEksConfig | None = None
         self._applied: list[dict[str, Any]] = []
         self._observer: ClusterObserver | None = None
         self._events = EventLog(self.name)
         self._samples = SampleLog()
-
-    @property
-    def deployment(self) -> Deployment | None:
-        return self._deployment
-
-    def _owner(self) -> str:
-        """The owner tag: as given, or who the credentials belong to (asked once)."""
-        if self.owner is None:
-            self.owner = self.clients.caller_arn()
-        return self.owner
-
-    @property
-    def last_deployment(self) -> Deployment | None:
-        """The live deployment, or the last one with what its teardown removed."""
-        return self._deployment or self._last
 
     # -- the Target interface -----------------------------------------------------------------
 
@@ -138,14 +113,7 @@ class AwsEksTarget(DeployedContext):
                 self.teardown()
                 live = None
             kube = self._api()
-            deployment_id = live.deployment_id if live else f"aws-eks-{uuid.uuid4().hex[:12]}"
-            started_at = live.started_at if live else self._now()
-            tags = DeploymentTags(
-                project=self.project,
-                owner=self._owner(),
-                expiry=expiry_after(self.expiry_hours, now=self._now()),
-                deployment_id=deployment_id,
-            )
+            started_at, tags = self._tags(live)
             manifests = self._render(config, spec, tags)
             if live is None:
                 self._events, self._samples = EventLog(self.name), SampleLog()
@@ -159,7 +127,7 @@ class AwsEksTarget(DeployedContext):
             health = self._health_check(endpoint, config)
             self._start_observer(kube, config, spec, started_at)
             self._deployment = Deployment(
-                deployment_id=deployment_id,
+                deployment_id=tags.deployment_id,
                 endpoint=endpoint,
                 target=self.name,
                 spec=spec,
@@ -200,16 +168,8 @@ class AwsEksTarget(DeployedContext):
             kube = self._api()
             self._final_poll()
             removed = self._delete_all(kube, config)
-            self._last = live.model_copy(
-                update={
-                    "details": {
-                        **live.details,
-                        "removed": removed,
-                        "torn_down_at": self._now().isoformat(),
-                    }
-                }
-            )
-            self._deployment, self._applied = None, []
+            self._retire(live, {"removed": removed})
+            self._applied = []
 
     def events(self, since: datetime | None = None) -> list[PlatformEvent]:
         if self._observer is not None:

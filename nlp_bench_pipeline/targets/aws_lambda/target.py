@@ -15,8 +15,6 @@ what was missing, CloudWatch's figures, what was removed).
 from __future__ import annotations
 
 import logging
-import threading
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -24,7 +22,8 @@ from typing import Any, Literal
 from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.records import PlatformEvent, ResourceSample, TargetName, utcnow
 from nlp_bench_pipeline.targets.aws.clients import AwsClients
-from nlp_bench_pipeline.targets.aws.expiry import DeploymentTags, expiry_after, format_expiry
+from nlp_bench_pipeline.targets.aws.expiry import DeploymentTags, format_expiry
+from nlp_bench_pipeline.targets.aws.target import AwsTarget
 from nlp_bench_pipeline.targets.aws.terraform import TerraformCli
 from nlp_bench_pipeline.targets.aws_lambda.config import AwsLambdaConfig
 from nlp_bench_pipeline.targets.aws_lambda.deployer import (
@@ -42,14 +41,13 @@ from nlp_bench_pipeline.targets.aws_lambda.metrics import (
     throttle_events,
 )
 from nlp_bench_pipeline.targets.aws_lambda.terraform_path import TerraformLambdaDeployer
-from nlp_bench_pipeline.targets.base import DeployedContext
 
 log = logging.getLogger(__name__)
 
 DeployPath = Literal["boto3", "terraform"]
 
 
-class AwsLambdaTarget(DeployedContext):
+class AwsLambdaTarget(AwsTarget):
     """The ``aws-lambda`` target; knobs in :class:`AwsLambdaConfig` (``DeploymentSpec.platform``).
 
     ``endpoint_override`` sends requests somewhere other than the API's invoke URL (a custom
@@ -73,10 +71,7 @@ class AwsLambdaTarget(DeployedContext):
         sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.clients = clients
-        self.owner = owner
-        self.expiry_hours = expiry_hours
-        self.project = project
+        super().__init__(clients, owner=owner, expiry_hours=expiry_hours, project=project, now=now)
         self.terraform = terraform
         self.endpoint_override = endpoint_override
         self.report_wait = report_wait or ReportWait()
@@ -84,10 +79,6 @@ class AwsLambdaTarget(DeployedContext):
         if sleep is not None:
             self._boto3.sleep = sleep
         self._sleep = sleep
-        self._now = now
-        self._lock = threading.RLock()
-        self._deployment: Deployment | None = None
-        self._last: Deployment | None = None
         self._config: AwsLambdaConfig | None = None
         self._resources: LambdaResources | None = None
         self._path: DeployPath = "boto3"
@@ -98,22 +89,6 @@ class AwsLambdaTarget(DeployedContext):
         self._summary: dict[str, Any] | None = None
 
     # -- the Target interface -----------------------------------------------------------------
-
-    @property
-    def deployment(self) -> Deployment | None:
-        """The live deployment, if any."""
-        return self._deployment
-
-    def _owner(self) -> str:
-        """The owner tag: as given, or who the credentials belong to (asked once)."""
-        if self.owner is None:
-            self.owner = self.clients.caller_arn()
-        return self.owner
-
-    @property
-    def last_deployment(self) -> Deployment | None:
-        """The live deployment, or the last one with its final details after teardown."""
-        return self._deployment or self._last
 
     @property
     def report_collection(self) -> LogCollection | None:
@@ -137,14 +112,7 @@ class AwsLambdaTarget(DeployedContext):
             ):  # another function: this one goes first, the new one starts fresh
                 self.teardown()
                 live = None
-            deployment_id = live.deployment_id if live else f"aws-lambda-{uuid.uuid4().hex[:12]}"
-            started_at = live.started_at if live else self._now()
-            tags = DeploymentTags(
-                project=self.project,
-                owner=self._owner(),
-                expiry=expiry_after(self.expiry_hours, now=self._now()),
-                deployment_id=deployment_id,
-            )
+            started_at, tags = self._tags(live)
             path, reason = self._choose_path()
             deployer = self._boto3 if path == "boto3" else self._terraform_deployer()
             resources, changes = deployer.apply(config, spec, tags)
@@ -153,14 +121,14 @@ class AwsLambdaTarget(DeployedContext):
                 self._metric_events, self._collection, self._expected_hint = [], None, None
             self._config, self._resources, self._path = config, resources, path
             self._deployment = Deployment(
-                deployment_id=deployment_id,
+                deployment_id=tags.deployment_id,
                 endpoint=(self.endpoint_override or resources.api_endpoint).rstrip("/"),
                 target=self.name,
                 spec=spec,
                 started_at=started_at,
                 details=self._details(config, resources, tags, path, reason, changes),
             )
-            log.info("aws-lambda %s: %s", deployment_id, "; ".join(changes) or "no change")
+            log.info("aws-lambda %s: %s", tags.deployment_id, "; ".join(changes) or "no change")
             return self._deployment
 
     def wait_ready(self, timeout_s: float = 300.0) -> Deployment:
@@ -190,10 +158,8 @@ class AwsLambdaTarget(DeployedContext):
                 "reports": self._collection.details() if self._collection else None,
                 "cloudwatch": self._summary,
                 "removed": removed,
-                "torn_down_at": self._now().isoformat(),
             }
-            self._last = live.model_copy(update={"details": {**live.details, **final}})
-            self._deployment = None
+            self._retire(live, final)
 
     def events(self, since: datetime | None = None) -> list[PlatformEvent]:
         """What CloudWatch has delivered so far (after teardown: what the final wait found)."""
