@@ -26,14 +26,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from nlp_bench_pipeline.core.headers import REASON_HEADER
 from nlp_bench_pipeline.targets.local_lambda.config import ACCOUNT_ID
 
 API_ID = "local"
 REST_STAGE = "local"
 TEXT_MEDIA = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
-
-# The emulator's account of an answer it wrote itself (nlp_bench_pipeline.client reads it).
-REASON_HEADER = "x-nlp-bench-reason"
 
 GatewayErrorKind = Literal[
     "rate_limited",
