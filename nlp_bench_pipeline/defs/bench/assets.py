@@ -6,7 +6,7 @@ from nlp_bench_pipeline.bench.cell import CellFailed, plan_cell, run_cell
 from nlp_bench_pipeline.core.runs import Provenance, RunSummary
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.deploy.assets import deployment
-from nlp_bench_pipeline.defs.partitions import cell_partitions
+from nlp_bench_pipeline.defs.partitions import cell_partitions, partitions_guide
 from nlp_bench_pipeline.defs.resources import (
     AwsConfig,
     BenchmarkConfig,
@@ -110,7 +110,12 @@ def pipes_launcher(context: dg.AssetExecutionContext, client: dg.PipesSubprocess
     pool="nlp_bench_platform",
     description="Every repetition of one scenario on one target, each on a fresh platform: "
     "open-loop Locust load, then the rows, platform events and resource samples written to "
-    "DuckDB in one transaction.",
+    "DuckDB in one transaction. Look at the `summary` table (p50 and p99 over every request, "
+    "failures ranked slowest; the ok-only and corrected p99 beside them; offered vs ok req/s; "
+    "cold starts; `SLO met`), `errors_by_class` (what failed, and how often), and the Plots tab "
+    "for the numeric figures per partition; the checks say whether the rows are whole "
+    "(`rows_equal_scheduled`, ERROR when not) and whether the platform met its bounds (WARN)."
+    + partitions_guide(scenarios=True),
 )
 def load_test_run(
     context: dg.AssetExecutionContext,

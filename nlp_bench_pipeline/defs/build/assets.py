@@ -17,7 +17,10 @@ IMAGE_VERSION = source_version("inference_service", "nlp_bench_pipeline/artifact
     kinds={"pytorch", "python"},
     code_version=MODEL_VERSION,
     description="The configured model, loaded once in a fresh process: source, content digest "
-    "(weights + tokenizer + config), parameter count and load time.",
+    "(weights + tokenizer + config), parameter count and load time. Look at `digest` (every run "
+    "records it; a new one re-runs the benchmark), `load_seconds` (what each cold start pays to "
+    "load it) and `accuracy_meaningful` (false for the synthetic and tiny weights: costs are "
+    "real, predictions are not).",
 )
 def model_artifact(
     context: dg.AssetExecutionContext, bench: BenchmarkConfig
@@ -60,7 +63,8 @@ def model_artifact(
     code_version=IMAGE_VERSION,
     deps=[model_artifact],
     description="The service image (one image for Lambda and for pods): the build context's "
-    "digest, and a docker build where an engine runs.",
+    "digest, and a docker build where an engine runs. Look at `note` (built, or why only the "
+    "context was recorded) and `context_digest` (a change re-runs the benchmark).",
 )
 def service_image(
     context: dg.AssetExecutionContext, bench: BenchmarkConfig

@@ -9,7 +9,7 @@ import dagster as dg
 from nlp_bench_pipeline.bench.verification import DeploymentNotServing, verify
 from nlp_bench_pipeline.core.records import LOCAL_TARGETS
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
-from nlp_bench_pipeline.defs.partitions import target_partitions
+from nlp_bench_pipeline.defs.partitions import partitions_guide, target_partitions
 from nlp_bench_pipeline.defs.resources import AwsConfig, BenchmarkConfig, PlatformsResource
 from nlp_bench_pipeline.lib.asset_support import enabled_target, latest_materialization
 from nlp_bench_pipeline.lib.versions import data_version, source_version
@@ -30,7 +30,11 @@ DEPLOY_VERSION = source_version(
     code_version=DEPLOY_VERSION,
     pool="nlp_bench_platform",
     description="The service deployed to one target and proven to serve: time from deploy to "
-    "the first prediction (readiness or cold start included) and a warm request's latency.",
+    "the first prediction (readiness or cold start included) and a warm request's latency. "
+    "Look at `seconds_to_first_success` (the cold start a first user waits), "
+    "`statuses_before_success` (the 503s a cold platform answered first) and `warm_request_ms`; "
+    "`details` holds the effective config and the host-limited notes."
+    + partitions_guide(scenarios=False),
 )
 def deployment(
     context: dg.AssetExecutionContext,

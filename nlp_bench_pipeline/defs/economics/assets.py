@@ -112,7 +112,9 @@ class CostEstimatesConfig(dg.Config):
     description="Cost per month and per million inferences of every measured Lambda memory size "
     "(x86 and Arm) and every EKS node type at each traffic profile, line by line, from the "
     "latest complete runs; and the break-even rate at equal SLO per traffic shape. Tables "
-    "cost_estimates and cost_breakeven.",
+    "cost_estimates and cost_breakeven. Look at `breakeven_rps` (the mean rate from which EKS "
+    "costs no more than Lambda, steady traffic) with its interval, the `breakeven` table per "
+    "shape, `cheapest_lambda_memory_mb_meeting_slo` and `notes` (the assumptions).",
 )
 def cost_estimates(
     context: dg.AssetExecutionContext,
@@ -190,7 +192,9 @@ class MemorySweepConfig(dg.Config):
     description="The function at several memory sizes (quick: 1,769 MB; full: 512 to 10,240 MB), "
     "warm and cold invocations apart: REPORT durations and the client's latency through the "
     "gateway (p50/p95/p99), cold-start time, cost per invocation, and the best size by cost, "
-    "speed and balance. Sizes this host cannot hold are 'not run (host)'. Table memory_sweep.",
+    "speed and balance. Sizes this host cannot hold are 'not run (host)'. Table memory_sweep. "
+    "Look at `best` (the size each strategy picks) and the `sizes` table (status and reason "
+    "per size).",
 )
 def memory_sweep(
     context: dg.AssetExecutionContext,
@@ -260,7 +264,8 @@ class ScaleSimulationConfig(dg.Config):
     description="The scale simulator calibrated from DuckDB: Lambda and EKS with AWS's rules "
     "over traffic patterns and mean rates (percentiles, cold starts, throttles, SLO, cost), and "
     "its validation against every local run of the latest series. Tables simulation_results "
-    "and simulation_validation.",
+    "and simulation_validation. Look at `validation_passed` and the `validation` table (each "
+    "measured figure against the simulated one, with its bound) before trusting the `grid`.",
 )
 def scale_simulation(
     context: dg.AssetExecutionContext,

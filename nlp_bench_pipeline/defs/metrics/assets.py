@@ -65,7 +65,10 @@ PLATFORM_COLUMNS = (
     code_version=SUMMARY_VERSION,
     description="Mean and 95 % interval over the repetitions of the latest complete series of "
     "every (target, scenario, profile): the `scenario_summary` view over the per-run "
-    "`run_summary` view (query either in DuckDB).",
+    "`run_summary` view (query either in DuckDB). Look at the `summary` table: p99 over every "
+    "request (empty where it lands on a failure; `p99 ok-only ms` beside it), offered vs ok "
+    "req/s, the failed share, cold starts, the host-limited share and `SLO met`, one row per "
+    "profile; `refused_runs` lists runs a blocking check left out.",
 )
 def run_summary(
     context: dg.AssetExecutionContext, duckdb: MetricStoreResource
@@ -93,7 +96,10 @@ def run_summary(
     kinds={"duckdb"},
     code_version=SUMMARY_VERSION,
     description="What each platform did in the latest complete runs: cold starts and init "
-    "time, billed GB-seconds, throttles, timeouts, evictions, pods, scale events, nodes, peaks.",
+    "time, billed GB-seconds, throttles, timeouts, evictions, pods, scale events, nodes, peaks. "
+    "Look at the `platform` table (scroll it sideways: Lambda's columns first, then the pods', "
+    "scale events and nodes): throttles and gateway timeouts explain failed requests, init p50 "
+    "the cold starts, peak CPU and RSS what an environment or pod used.",
 )
 def platform_metrics(
     context: dg.AssetExecutionContext, duckdb: MetricStoreResource

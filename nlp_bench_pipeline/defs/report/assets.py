@@ -56,7 +56,8 @@ VERDICT_COLUMNS = {
     "events, throughput vs offered load, the latency CDF, the cold-start breakdown, Lambda "
     "concurrency and pods over time, and (from the economics tables) cost per million vs "
     "rate and the memory-size sweep. PNG and interactive HTML under data/report/charts; the "
-    "PNGs are shown below.",
+    "PNGs are shown below. Look at each chart's entry ([Show Markdown] opens it) and "
+    "`charts_drawn`; a chart with nothing to draw says why instead.",
 )
 def comparison_charts(
     context: dg.AssetExecutionContext, duckdb: MetricStoreResource, report: ReportResource
@@ -101,7 +102,9 @@ def _chart_markdown(chart: WrittenChart, folder: Path) -> str:
     description="A short SRE report on the latest complete runs — findings, evidence, "
     "recommendations — written by a Groq-hosted Llama model when GROQ_API_KEY is set, "
     "otherwise by the offline analyst's rules, from the same bounded facts (aggregates only: "
-    "no key, hostname, path or raw row). Its check holds every number to those facts.",
+    "no key, hostname, path or raw row). Its check holds every number to those facts. Look at "
+    "`summary`, `findings` and `recommendations`, `written_by` (the model or the offline "
+    "rules) and `grounded` (every number found in the facts).",
 )
 def sre_analysis(
     context: dg.AssetExecutionContext,
@@ -159,7 +162,8 @@ def analysis_metadata(result: SreAnalysis) -> dict[str, dg.MetadataValue]:
     description="The benchmark report: one self-contained HTML file (data/report/index.html, "
     "and a dated copy per run series under history/) with the verdict per scenario, the "
     "charts, MLPerf-style SLO results, the analysis, the run configuration, the model and "
-    "image digests and the host notes. Nothing is fetched when it is opened.",
+    "image digests and the host notes. Nothing is fetched when it is opened. Look at "
+    "`verdict` (per scenario and target) and open `report` in a browser.",
 )
 def benchmark_report(
     context: dg.AssetExecutionContext, duckdb: MetricStoreResource, report: ReportResource
