@@ -27,7 +27,6 @@ from nlp_bench_pipeline.targets.aws_eks.access import (
 )
 from nlp_bench_pipeline.targets.aws_eks.kube import KubeApi
 from nlp_bench_pipeline.targets.aws_eks.rollout import ClusterWaitError
-from tests.fixtures.apigw_standin import moto_server, moto_session
 from tests.fixtures.fake_kubernetes import FakeKubernetes
 
 pytestmark = pytest.mark.slow
@@ -35,17 +34,6 @@ pytestmark = pytest.mark.slow
 CLUSTER = "nlp-bench"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-bench-service@sha256:" + "ab" * 32
 FAST_HEALTH = RetryPolicy(max_attempts=40, base_s=0.05, cap_s=0.2, budget_s=15)
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def clients(moto_url: str) -> AwsClients:
-    return AwsClients(moto_session(), endpoint_url=moto_url)
 
 
 @pytest.fixture

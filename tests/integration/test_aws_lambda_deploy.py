@@ -23,22 +23,10 @@ from nlp_bench_pipeline.targets.aws_lambda.deployer import (
     WaitPolicy,
 )
 from nlp_bench_pipeline.targets.aws_lambda.metrics import ReportWait
-from tests.fixtures.apigw_standin import moto_server, moto_session
 
 pytestmark = pytest.mark.slow
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def clients(moto_url: str) -> AwsClients:
-    return AwsClients(moto_session(), endpoint_url=moto_url)
 
 
 def push_image(clients: AwsClients, repository: str = "nlp-bench-service") -> str:

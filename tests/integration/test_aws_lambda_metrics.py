@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,21 +20,9 @@ from nlp_bench_pipeline.targets.aws_lambda.metrics import (
     metric_summary,
     throttle_events,
 )
-from tests.fixtures.apigw_standin import moto_server, moto_session
 from tests.unit.test_aws_lambda_reports import COLD_TEXT, REQUEST_ID, WARM_TEXT, json_report
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def clients(moto_url: str) -> AwsClients:
-    return AwsClients(moto_session(), endpoint_url=moto_url)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from nlp_bench_pipeline.targets.aws_lambda import AwsLambdaTarget
 from nlp_bench_pipeline.targets.aws_lambda.deployer import WaitPolicy
 from nlp_bench_pipeline.targets.aws_lambda.metrics import ReportWait
 from nlp_bench_pipeline.targets.aws_lambda.sweeper import LambdaSweeper
-from tests.fixtures.apigw_standin import moto_server, moto_session
+from tests.fixtures.apigw_standin import moto_server
 from tests.fixtures.fake_kubernetes import FakeKubernetes
 from tests.integration.test_aws_eks_deploy import CLUSTER, eks
 from tests.integration.test_aws_eks_deploy import spec as eks_spec
@@ -33,13 +33,9 @@ HOURS_AGO = 5.0  # deployed this long ago with the default 4 h expiry: expired a
 
 @pytest.fixture
 def moto_url() -> Iterator[str]:
+    """A moto server a test: each starts from an empty account, as the guard lists all of it."""
     with moto_server() as url:
         yield url
-
-
-@pytest.fixture
-def clients(moto_url: str) -> AwsClients:
-    return AwsClients(moto_session(), endpoint_url=moto_url)
 
 
 def lambda_deployment(clients: AwsClients, name: str, *, hours_ago: float = 0.0) -> None:
