@@ -16,11 +16,13 @@ a 501 — ends the call at once: retrying a request the server rejected only rep
 Each attempt gets a label saying what it most likely met (:data:`AttemptLabel`). The evidence, in
 order of trust:
 
-1. the emulator's reason header (:data:`REASON_HEADER`, ``x-nlp-bench-reason``), which the local
-   fronts send on the answers they write themselves. Its value is ``<kind>:<detail>``:
+1. the emulator's reason header (``core.headers.REASON_HEADER``, ``x-nlp-bench-reason``), which
+   the local fronts send on the answers they write themselves. Its value is ``<kind>:<detail>``:
 
    - ``throttle:<why>`` → throttle: refused for lack of capacity, e.g.
-     ``throttle:concurrency_limit`` (Lambda's 500), ``throttle:gateway_rate_limit`` (429);
+     ``throttle:concurrency_limit`` or ``throttle:scale_out_rate`` (Lambda's 500),
+     ``throttle:gateway_rate_limit`` (429), ``throttle:shutting_down`` (the local Lambda is
+     stopping and starts no new environment: its 500);
    - ``function_error:<errorType>`` → function_error: the function raised, crashed or returned
      a malformed response (502), e.g. ``function_error:Runtime.ExitError``;
    - ``init_error:<errorType>`` → init_error: the execution environment's init failed (502),
@@ -31,7 +33,14 @@ order of trust:
    - ``timeout:init`` → cold_start: the init ran past its limit (502);
    - ``cold_start:<what>`` → cold_start: the answer came while the target was starting, e.g.
      ``cold_start:gateway_timeout`` (the integration timeout answered while the request waited
-     on the init it triggered), ``cold_start:no_ready_endpoints`` (a Service with no ready pod).
+     on the init it triggered), ``cold_start:no_ready_endpoints`` (a Service with no ready pod);
+   - ``rejected:<why>`` → falls through: the front refused the request itself —
+     ``malformed_request``, ``malformed_body``, ``body_timeout``, ``payload_too_large``,
+     ``head_not_proxied`` (400, 408, 413, 501) — so the status decides, and none of these is
+     retried;
+   - ``emulator_error:<exception>`` → falls through: a fault of the emulator, not of the
+     platform it stands for (a 500 whose body is not API Gateway's), so it is ``unknown_5xx``:
+     retried, and not counted as anything the platform did.
 
    A value of another kind falls through to the next rule. Real AWS sends no such header.
 2. the status and the platform's own body and headers, as AWS documents them: 429 is a throttle;
@@ -83,9 +92,10 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from nlp_bench_pipeline.core.headers import REASON_HEADER
+
 log = logging.getLogger(__name__)
 
-REASON_HEADER = "x-nlp-bench-reason"
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Connection-level failures worth another try; a LocalProtocolError or an unsupported URL is the
 # caller's bug and propagates.

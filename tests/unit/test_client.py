@@ -16,6 +16,8 @@ INTERNAL_ERROR = b'{"message": "Internal server error"}'
     ("status", "reason", "label"),
     [
         (500, "throttle:concurrency_limit", "throttle"),
+        (500, "throttle:scale_out_rate", "throttle"),
+        (500, "throttle:shutting_down", "throttle"),
         (429, "throttle:gateway_rate_limit", "throttle"),
         (502, "function_error:Runtime.ExitError", "function_error"),
         (502, "init_error:Runtime.ImportModuleError", "init_error"),
@@ -36,6 +38,30 @@ def test_reason_of_an_unknown_kind_falls_through_to_the_platform_evidence() -> N
     judged = classify_response(502, {REASON_HEADER: "mystery:thing"}, INTERNAL_ERROR, 0.05)
     assert judged.label == "function_error"
     assert judged.reason == "mystery:thing"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, "rejected:malformed_request"),
+        (400, "rejected:malformed_body"),
+        (408, "rejected:body_timeout"),
+        (413, "rejected:payload_too_large"),
+        (501, "rejected:head_not_proxied"),
+    ],
+)
+def test_a_request_the_front_refused_is_judged_by_its_status_and_not_retried(
+    status: int, reason: str
+) -> None:
+    judged = classify_response(status, {REASON_HEADER: reason}, b'{"message": "x"}', 0.01)
+    assert (judged.label, judged.reason) == ("rejected", reason)
+    assert judged.evidence == f"status {status} is not retried"
+
+
+def test_an_emulator_fault_is_no_platform_answer_it_is_an_unknown_5xx() -> None:
+    body = b'{"message": "emulator error", "detail": "KeyError"}'
+    judged = classify_response(500, {REASON_HEADER: "emulator_error:KeyError"}, body, 0.01)
+    assert (judged.label, judged.reason) == ("unknown_5xx", "emulator_error:KeyError")
 
 
 def test_api_gateway_500_is_lambda_refusing_the_invoke() -> None:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import httptools
 
+from nlp_bench_pipeline.core.headers import FRONT_HEADER, REASON_HEADER
+
 HOP_BY_HOP = frozenset(
     {
         b"connection",
@@ -54,7 +56,9 @@ MAX_PIPELINED = 16
 # As the service's own NLP_BENCH_BODY_TIMEOUT_S: a request still arriving after this long holds a
 # connection for nothing.
 REQUEST_TIMEOUT_S = 10.0
-REASON_HEADER = b"x-nlp-bench-reason"
+# The emulators' own headers, as this raw HTTP writer puts them on the wire.
+REASON = REASON_HEADER.encode()
+FRONT = FRONT_HEADER.encode()
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,8 @@ def own_response(status: int, reason: str, detail: str, why: str) -> Response:
     body = json.dumps({"message": reason, "detail": detail}).encode()
     headers = (
         (b"content-type", b"application/json"),
-        (b"x-nlp-bench-front", b"local-k8s-service"),
-        (REASON_HEADER, why.encode()),
+        (FRONT, b"local-k8s-service"),
+        (REASON, why.encode()),
     )
     return Response(status, reason.encode(), headers, body)
 
