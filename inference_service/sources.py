@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from inference_service.contract import ModelFormError, model_form
 from inference_service.synthetic import generated_model_dir
 
 log = logging.getLogger("inference_service.model")
@@ -42,22 +43,16 @@ class ModelSource:
 
     @classmethod
     def parse(cls, value: str) -> ModelSource:
-        """Turn a setting into a source; a bad value fails here, before any loading starts."""
-        value = value.strip()
-        if value in ("synthetic", "tiny"):
-            return cls(value, value)  # type: ignore[arg-type]
-        if value.startswith("hf:"):
-            repo_id = value[3:].strip()
-            if not repo_id:
-                raise ModelLoadError("NLP_BENCH_MODEL 'hf:' needs a model id, e.g. hf:org/name")
-            return cls("hub", repo_id)
-        path = Path(value).expanduser()
-        if path.is_dir():
-            return cls("directory", str(path.resolve()))
-        raise ModelLoadError(
-            f"NLP_BENCH_MODEL={value!r} is neither 'synthetic', 'tiny', 'hf:<id>' "
-            "nor an existing model directory"
-        )
+        """Turn a setting into a source; a bad value fails here, before any loading starts.
+
+        The form rule is the contract's (``contract.model_form``), which the pipeline's
+        preflight uses too.
+        """
+        try:
+            kind, ref = model_form(value)
+        except ModelFormError as exc:
+            raise ModelLoadError(f"NLP_BENCH_MODEL {exc}") from None
+        return cls(kind, ref)  # type: ignore[arg-type]
 
     @property
     def generated(self) -> bool:

@@ -8,10 +8,10 @@ written — and every problem becomes one line naming the setting (the option an
 ``NLP_BENCH_*`` variable), the value and what is allowed. Nothing here writes anything but a
 probe file it deletes at once, starts a process or opens the Dagster home.
 
-The model is checked by form only, as the service parses ``NLP_BENCH_MODEL``
-(``inference_service/sources.py``, which the pipeline may not import): ``synthetic``, ``tiny``,
-``hf:<id>`` or an existing ``save_pretrained`` directory. Loading it is the build stage's job,
-which fails in about a second and stops the run.
+The model is checked by form only, with the rule the service parses ``NLP_BENCH_MODEL`` by
+(``inference_service.contract.model_form``): ``synthetic``, ``tiny``, ``hf:<id>`` or an existing
+directory — here also one with a ``config.json``, as ``save_pretrained`` leaves it. Loading it
+is the build stage's job, which fails in about a second and stops the run.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from inference_service.contract import ModelFormError, model_form
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan
 from nlp_bench_pipeline.settings import PipelineSettings
 
@@ -38,7 +39,6 @@ SETTING_NAMES = {
     "db": "NLP_BENCH_DB",
     "work_dir": "NLP_BENCH_WORK_DIR",
 }
-GENERATED_MODELS = ("synthetic", "tiny")
 
 
 @dataclass(frozen=True)
@@ -121,25 +121,13 @@ def empty_problems(plan: BenchmarkPlan) -> list[Problem]:
 
 
 def model_problems(value: str) -> list[Problem]:
-    """The model source's form, as the service will parse it."""
+    """The model source's form, by the service's own rule; a directory must hold a config."""
     setting = SETTING_NAMES["model"]
-    model = value.strip()
-    if model in GENERATED_MODELS:
-        return []
-    if model.startswith("hf:"):
-        if model[3:].strip():
-            return []
-        return [Problem(setting, "'hf:' needs a model id, e.g. hf:org/name")]
-    path = Path(model).expanduser()
-    if not path.is_dir():
-        return [
-            Problem(
-                setting,
-                f"{value!r} is neither 'synthetic', 'tiny', 'hf:<id>' nor an existing "
-                "model directory",
-            )
-        ]
-    if not (path / "config.json").is_file():
+    try:
+        kind, ref = model_form(value)
+    except ModelFormError as exc:
+        return [Problem(setting, str(exc))]
+    if kind == "directory" and not (Path(ref) / "config.json").is_file():
         return [Problem(setting, f"{value!r} has no config.json (not a save_pretrained model)")]
     return []
 

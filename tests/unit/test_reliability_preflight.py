@@ -124,6 +124,20 @@ def test_an_existing_directory_without_a_model_is_refused(tmp_path: Path) -> Non
     assert model_problems("hf:distilbert-base-uncased") == []
 
 
+@pytest.mark.parametrize(
+    "model", ["synthetic", " tiny ", "hf:org/name", "hf:", "hf: ", "bert", "/no/such/dir", ""]
+)
+def test_preflight_and_the_service_agree_on_every_model_form(model: str) -> None:
+    from inference_service.sources import ModelLoadError, ModelSource
+
+    try:
+        ModelSource.parse(model)
+        service_accepts = True
+    except ModelLoadError:
+        service_accepts = False
+    assert (model_problems(model) == []) is service_accepts
+
+
 def test_memory_outside_lambdas_range_names_the_setting() -> None:
     with pytest.raises(ValidationError) as caught:
         BenchmarkPlan(lambda_memory_mb=50_000)
