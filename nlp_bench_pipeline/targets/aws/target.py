@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from nlp_bench_pipeline.core.deployments import Deployment
+from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.records import TargetName
 from nlp_bench_pipeline.targets.aws.clients import AwsClients
 from nlp_bench_pipeline.targets.aws.expiry import DeploymentTags, expiry_after
@@ -59,6 +59,18 @@ class AwsTarget(DeployedContext):
         if self.owner is None:
             self.owner = self.clients.caller_arn()
         return self.owner
+
+    def _live_for(self, spec: DeploymentSpec, *, moved: bool) -> Deployment | None:
+        """The live deployment a deploy of ``spec`` starts from: none, itself when ``spec`` is
+        its own (nothing to do), or the one to update; one that lived elsewhere (``moved``:
+        another namespace or function) goes first, and the new one starts fresh."""
+        live = self._deployment
+        if live is None or live.spec == spec:
+            return live
+        if moved:
+            self.teardown()
+            return None
+        return live
 
     def _tags(self, live: Deployment | None) -> tuple[datetime, DeploymentTags]:
         """A deploy's start and tags: an update keeps the live deployment's id and start, a

@@ -102,16 +102,10 @@ class AwsEksTarget(AwsTarget):
             raise ValueError(f"{self.name} cannot deploy a spec for {spec.target!r}")
         config = AwsEksConfig.from_spec(spec)
         with self._lock:
-            live = self._deployment
+            moved = self._config is not None and self._config.namespace != config.namespace
+            live = self._live_for(spec, moved=moved)
             if live is not None and live.spec == spec:
                 return live
-            if (
-                live is not None
-                and self._config is not None
-                and (self._config.namespace != config.namespace)
-            ):  # another namespace: this deployment goes first, the new one starts fresh
-                self.teardown()
-                live = None
             kube = self._api()
             started_at, tags = self._tags(live)
             manifests = self._render(config, spec, tags)

@@ -102,16 +102,10 @@ class AwsLambdaTarget(AwsTarget):
         config = AwsLambdaConfig.from_spec(spec)
         self.clients.require_credentials()
         with self._lock:
-            live = self._deployment
+            moved = self._config is not None and self._config.function_name != config.function_name
+            live = self._live_for(spec, moved=moved)
             if live is not None and live.spec == spec:
                 return live
-            if (
-                live is not None
-                and self._config is not None
-                and (self._config.function_name != config.function_name)
-            ):  # another function: this one goes first, the new one starts fresh
-                self.teardown()
-                live = None
             started_at, tags = self._tags(live)
             path, reason = self._choose_path()
             deployer = self._boto3 if path == "boto3" else self._terraform_deployer()
