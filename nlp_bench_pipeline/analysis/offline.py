@@ -37,7 +37,7 @@ target) are kept, within the bounds ``sections.py`` sets for any analyst.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -303,10 +303,7 @@ def _slow_inits(nb: _Notebook) -> None:
 
 
 def _failed_requests(nb: _Notebook) -> None:
-    for row in nb.rows("run_summary"):
-        errors, requests = _figure(row, "errors"), _figure(row, "requests")
-        if not (errors and requests and _number(row, "errors")):
-            continue
+    for row, errors, requests, share in _runs_with(nb, "errors"):
         detail = f"{_prefix(row)}{errors.text} of {requests.text} requests failed"
         figures = [errors, requests]
         rate = _figure(row, "error_rate")
@@ -324,7 +321,7 @@ def _failed_requests(nb: _Notebook) -> None:
                 _counted(f, *PLATFORM_FAULTS[name]) for name, f in faults
             )
             figures += [f for _, f in faults]
-        rank = (FAILURES, -_number(row, "errors") / max(1.0, _number(row, "requests") or 1.0))
+        rank = (FAILURES, -share)
         title = f"{_target(row)} failed requests"
         nb.find(rank, title, detail, *figures, group=("failed", _target(row)))
         for name, figure in faults:
@@ -412,10 +409,7 @@ def _queueing_during_scale_out(
 
 
 def _dropped_requests(nb: _Notebook) -> None:
-    for row in nb.rows("run_summary"):
-        dropped, requests = _figure(row, "dropped"), _figure(row, "requests")
-        if not (dropped and requests and _number(row, "dropped")):
-            continue
+    for row, dropped, requests, share in _runs_with(nb, "dropped"):
         detail = (
             f"{_prefix(row)}{dropped.text} of {requests.text} requests were never sent, the "
             "generator's in-flight limit being full"
@@ -425,7 +419,7 @@ def _dropped_requests(nb: _Notebook) -> None:
         if throughput:
             detail += f"; it served {throughput.text}"
             figures.append(throughput)
-        rank = (DROPS, -_number(row, "dropped") / max(1.0, _number(row, "requests") or 1.0))
+        rank = (DROPS, -share)
         title = f"{_target(row)} could not keep up"
         nb.find(rank, title, detail, *figures, group=("drops", _target(row)))
         nb.recommend(
@@ -437,6 +431,16 @@ def _dropped_requests(nb: _Notebook) -> None:
             detail,
             *figures,
         )
+
+
+def _runs_with(nb: _Notebook, count: str) -> Iterator[tuple[FactRow, _Figure, _Figure, float]]:
+    """Run summaries with some ``count`` (``errors``, ``dropped``) among their requests: the
+    row, that count and the requests as printed, and the share of the requests it is."""
+    for row in nb.rows("run_summary"):
+        counted, requests = _figure(row, count), _figure(row, "requests")
+        number = _number(row, count)
+        if counted and requests and number:
+            yield row, counted, requests, number / max(1.0, _number(row, "requests") or 1.0)
 
 
 def _cheapest(nb: _Notebook) -> None:
