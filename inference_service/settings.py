@@ -78,11 +78,13 @@ class ServiceSettings(BaseSettings):
 
     @property
     def initialised_ahead(self) -> bool:
-        """Lambda provisioned concurrency (or SnapStart) ran the init before any request came.
+        """Lambda provisioned concurrency ran this environment's init before any request came.
 
-        Lambda says so in ``AWS_LAMBDA_INITIALIZATION_TYPE``; the local target sets it too.
+        Lambda says so in ``AWS_LAMBDA_INITIALIZATION_TYPE``; the local target sets it too. A
+        SnapStart environment (``snap-start``) is not ahead: its first request waits for the
+        restore (Restore Duration), so it is a cold start, a shorter one.
         """
-        return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand") != "on-demand"
+        return os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency"
 
     @model_validator(mode="after")
     def _precision_has_kernels(self) -> ServiceSettings:

@@ -108,3 +108,25 @@ def test_unknown_profile_is_an_error() -> None:
 def test_memory_share_note_says_when_the_host_has_fewer_cores() -> None:
     assert "more cores than the host has" in memory_share_note(5.79, 2, "cgroup-v1 cfs quota")
     assert "more cores" not in memory_share_note(1.0, 2, "cgroup-v1 cfs quota")
+
+
+def test_environments_start_cold_unless_a_zygote_is_asked_for() -> None:
+    assert LocalLambdaConfig().start == "cold"
+    assert LocalLambdaConfig(start="zygote").restore_timeout_s == 10  # SnapStart's restore limit
+
+
+def test_zygote_start_excludes_provisioned_concurrency_as_snapstart_does() -> None:
+    with pytest.raises(ValidationError, match="SnapStart does not support provisioned"):
+        LocalLambdaConfig(start="zygote", provisioned_concurrency=1)
+
+
+def test_unknown_start_mode_is_an_error() -> None:
+    with pytest.raises(ValidationError, match="start"):
+        LocalLambdaConfig.model_validate({"start": "snapshot"})
+
+
+def test_front_body_timeout_is_a_setting_with_a_ten_second_default() -> None:
+    assert LocalLambdaConfig().body_timeout_s == 10
+    assert LocalLambdaConfig(body_timeout_s=0.5).body_timeout_s == 0.5
+    with pytest.raises(ValidationError, match="body_timeout_s"):
+        LocalLambdaConfig(body_timeout_s=0)

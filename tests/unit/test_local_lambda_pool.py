@@ -103,3 +103,23 @@ def test_lambda_variables_win_over_the_spec_environment(tmp_path: Path) -> None:
     assert variables["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
     assert (variables["NLP_BENCH_MODEL"], variables["NLP_BENCH_THREADS"]) == ("tiny", "1")
     assert variables["_HANDLER"] == "tests.fixtures.trivial_lambda.handler"
+
+
+def test_a_restored_environment_sees_snap_start_and_no_log_names(tmp_path: Path) -> None:
+    function = LambdaFunction(
+        handler="tests.fixtures.trivial_lambda.handler",
+        model="tiny",
+        memory_mb=1769,
+        config=LocalLambdaConfig(start="zygote"),
+        cpu=CpuShare(cores=1.0, threads=1, enforcement="threads only: test", host_cores=2),
+        quotas=CpuQuotas("unit", root=tmp_path),
+        owner="unit",
+        log_dir=tmp_path,
+        task_root=tmp_path,
+    )
+    restored = ExecutionEnvironment.create(3, provisioned=False, restored=True)
+    variables = function.environment_variables(restored, "127.0.0.1:4001")
+    assert variables["AWS_LAMBDA_INITIALIZATION_TYPE"] == "snap-start"
+    assert variables["NLP_BENCH_ENVIRONMENT_ID"] == restored.environment_id
+    assert "AWS_LAMBDA_LOG_STREAM_NAME" not in variables  # unavailable to SnapStart functions
+    assert "AWS_LAMBDA_LOG_GROUP_NAME" not in variables

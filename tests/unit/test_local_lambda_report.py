@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from nlp_bench_pipeline.targets.local_lambda.invocation import RestoreTiming
 from nlp_bench_pipeline.targets.local_lambda.report import ReportRecord, peak_rss_mb
 
 
@@ -57,3 +58,21 @@ def test_peak_rss_of_a_live_process() -> None:
 
 def test_peak_rss_of_a_missing_process_is_unknown() -> None:
     assert peak_rss_mb(2**22 + 12345) is None
+
+
+def test_restored_line_has_restore_durations_instead_of_init_duration() -> None:
+    line = record(restore_duration_ms=129.09, billed_restore_duration_ms=100).line
+    assert line == (
+        "REPORT RequestId: r-1\tDuration: 27.55 ms\tBilled Duration: 28 ms\t"
+        "Memory Size: 1024 MB\tMax Memory Used: 472 MB\t"
+        "Restore Duration: 129.09 ms\tBilled Restore Duration: 100 ms"
+    )
+
+
+def test_restore_is_billed_from_the_fork_and_timed_from_the_order() -> None:
+    # ordered at 10.000 s, forked at 10.030 s, restore/next at 10.090 s, first next at 10.129 s
+    timing = RestoreTiming.measured(10.0, 10.030, 10.090, 10.1291)
+    assert round(timing.restore_ms, 1) == 129.1
+    assert timing.billed_restore_ms == 100  # 99.1 ms, rounded up: the snapshot's restore is free
+    assert round(timing.fork_ms or 0, 1) == 30.0
+    assert round(timing.after_restore_ms or 0, 1) == 39.1

@@ -25,6 +25,9 @@ GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024
 AWS_DEFAULT_CONCURRENCY = 1000
 MAX_INTEGRATION_TIMEOUT_S = {"http": 30.0, "rest": 29.0}
 ACCOUNT_ID = "123456789012"  # the placeholder account AWS's own documentation uses
+# As the service's own NLP_BENCH_BODY_TIMEOUT_S: a body that has not arrived whole by then holds
+# a connection for nothing.
+BODY_TIMEOUT_S = 10.0
 
 # The quick profile shortens waits that only cost wall-clock time; timeouts and limits that shape
 # the results (integration, function and init timeouts, concurrency, scale-out) keep AWS's values.
@@ -55,6 +58,12 @@ class LocalLambdaConfig(BaseModel):
     )
     gateway_burst: int = Field(5_000, ge=1, description="account-level burst")
     max_request_bytes: int = Field(GATEWAY_PAYLOAD_LIMIT, ge=1, description="API Gateway quota")
+    body_timeout_s: float = Field(
+        BODY_TIMEOUT_S,
+        gt=0,
+        description="seconds a request's whole body may take to reach the front (then 408); "
+        "not an AWS number: API Gateway does not publish one",
+    )
     function_name: str = Field("nlp-bench", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     function_timeout_s: float = Field(
         30.0,
@@ -75,6 +84,15 @@ class LocalLambdaConfig(BaseModel):
         600.0, gt=0, description="an assumption: AWS does not publish when idle environments go"
     )
     provisioned_concurrency: int = Field(0, ge=0)
+    start: Literal["cold", "zygote"] = Field(
+        "cold",
+        description="how an on-demand environment starts: cold (a fresh runtime process runs "
+        "the init) or zygote (a fork of one process initialised at deploy: the local analogue "
+        "of SnapStart, docs/adr/0043)",
+    )
+    restore_timeout_s: float = Field(
+        10.0, gt=0, description="zygote start: runtime load and after-restore hooks (SnapStart's)"
+    )
     max_concurrent_inits: int | None = Field(
         None,
         ge=1,
@@ -88,6 +106,15 @@ class LocalLambdaConfig(BaseModel):
         ceiling = MAX_INTEGRATION_TIMEOUT_S["http"]
         if self.api == "http" and (self.integration_timeout_s or 0) > ceiling:
             raise ValueError(f"HTTP API integration timeout is at most {ceiling:g} s")
+        return self
+
+    @model_validator(mode="after")
+    def _snap_start_excludes_provisioned_concurrency(self) -> LocalLambdaConfig:
+        if self.start == "zygote" and self.provisioned_concurrency:
+            raise ValueError(
+                "start=zygote cannot be combined with provisioned_concurrency: Lambda SnapStart "
+                "does not support provisioned concurrency (choose one)"
+            )
         return self
 
     @classmethod

@@ -2,9 +2,11 @@
 
 An ``ExecutionEnvironment`` is what Lambda scales: it runs one invoke at a time and keeps its
 identity (``NLP_BENCH_ENVIRONMENT_ID``, log stream) across a restarted runtime. A ``Runtime`` is
-one ``python -m awslambdaric <handler>`` process plus the Runtime API server it talks to; an
-environment gets a second one when Lambda's rules retry a failed init inside the first invoke.
-``LambdaFunction`` holds what every runtime of the function is started with.
+one awslambdaric process plus the Runtime API server it talks to; an environment gets a second
+one when Lambda's rules retry a failed init inside the first invoke. ``LambdaFunction`` holds what
+every runtime of the function is started with; a launcher starts its process: a fresh
+``python -m awslambdaric <handler>`` (``ColdStartLauncher``) or a fork of the pre-initialised
+zygote (``zygote.Zygote``, the ``start: zygote`` mode, docs/adr/0043).
 
 A runtime sees what a function sees on Lambda — Lambda's own variables and the function's
 configured environment (``DeploymentSpec.env``) — plus where the model's files already are on
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from nlp_bench_pipeline.core.processes import MODEL_FILES, ChildProcess, python_command
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare
@@ -37,7 +39,9 @@ from nlp_bench_pipeline.targets.local_lambda.config import LocalLambdaConfig
 from nlp_bench_pipeline.targets.local_lambda.invocation import Invocation
 from nlp_bench_pipeline.targets.local_lambda.runtime_api import RuntimeApi, RuntimeCallbacks
 
-InitType = Literal["on-demand", "provisioned-concurrency"]
+# AWS_LAMBDA_INITIALIZATION_TYPE's values; "snap-start" is an environment restored from a
+# snapshot (here: forked from the zygote).
+InitType = Literal["on-demand", "provisioned-concurrency", "snap-start"]
 
 
 class EnvironmentState(StrEnum):
@@ -54,6 +58,46 @@ class InitFailure:
     error_type: str
     message: str
     timed_out: bool = False
+
+
+class LaunchFailed(Exception):
+    """A launcher could not start a runtime process; ``failure`` says why, in Lambda's terms."""
+
+    def __init__(self, failure: InitFailure) -> None:
+        super().__init__(f"{failure.error_type}: {failure.message}")
+        self.failure = failure
+
+
+class RuntimeProcess(Protocol):
+    """A runtime's OS process, however it started: ``ChildProcess`` or a zygote's fork."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def signal_group(self, sig: signal.Signals) -> None: ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
+
+
+@dataclass(frozen=True)
+class LaunchedRuntime:
+    """A started runtime process and the future of its exit status (None when unknown)."""
+
+    process: RuntimeProcess
+    exited: asyncio.Future[int | None]
+    forked_at: float | None = None  # monotonic: when the zygote's fork returned (snap-start)
+
+
+class RuntimeLauncher(Protocol):
+    """How a function's runtime processes come to be; started with the pool, closed after it."""
+
+    async def start(self, limit_s: float) -> None: ...
+
+    async def launch(self, environment: ExecutionEnvironment, runtime_api: str) -> LaunchedRuntime:
+        """Start ``environment``'s runtime talking to ``runtime_api``; raises ``LaunchFailed``."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,22 +135,33 @@ class LambdaFunction:
         """What a function sees on Lambda, plus the service's settings; Lambda's own names win.
 
         Over these the runtime takes only ``MODEL_FILES`` from this process's environment.
+        SnapStart functions see no log group or stream name (AWS documents both as unavailable
+        to them), so a restored environment gets neither.
         """
+        variables = self.function_variables(environment.init_type)
+        variables.update(
+            NLP_BENCH_ENVIRONMENT_ID=environment.environment_id, AWS_LAMBDA_RUNTIME_API=runtime_api
+        )
+        if environment.init_type != "snap-start":
+            variables.update(
+                AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{self.config.function_name}",
+                AWS_LAMBDA_LOG_STREAM_NAME=environment.log_stream,
+            )
+        return variables
+
+    def function_variables(self, init_type: InitType) -> dict[str, str]:
+        """The variables every environment of the function shares (none of its own identity)."""
         config = self.config
         python = f"python{sys.version_info.major}.{sys.version_info.minor}"
         return {
             "NLP_BENCH_MODEL": self.model,
             "NLP_BENCH_THREADS": str(self.cpu.threads),
             **self.extra_env,
-            "NLP_BENCH_ENVIRONMENT_ID": environment.environment_id,
-            "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "_HANDLER": self.handler,
             "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.function_name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": environment.log_stream,
-            "AWS_LAMBDA_INITIALIZATION_TYPE": environment.init_type,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
             "AWS_REGION": config.region,
             "AWS_DEFAULT_REGION": config.region,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{python}",
@@ -131,6 +186,7 @@ class ExecutionEnvironment:
     environment_id: str
     provisioned: bool
     log_stream: str
+    restored: bool = False  # started from a snapshot: forked from the zygote
     state: EnvironmentState = EnvironmentState.STARTING
     invocation: Invocation | None = None
     runtime: Runtime | None = None
@@ -142,17 +198,22 @@ class ExecutionEnvironment:
     _waiter: asyncio.Future[Invocation] | None = None
 
     @classmethod
-    def create(cls, sequence: int, *, provisioned: bool) -> ExecutionEnvironment:
+    def create(
+        cls, sequence: int, *, provisioned: bool, restored: bool = False
+    ) -> ExecutionEnvironment:
         token = secrets.token_hex(16)
         return cls(
             environment_id=f"ee-{sequence:03d}-{token[:8]}",
             provisioned=provisioned,
             log_stream=f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{token}",
+            restored=restored,
         )
 
     @property
     def init_type(self) -> InitType:
-        return "provisioned-concurrency" if self.provisioned else "on-demand"
+        if self.provisioned:
+            return "provisioned-concurrency"
+        return "snap-start" if self.restored else "on-demand"
 
     def assign(self, invocation: Invocation) -> None:
         """Make ``invocation`` this environment's one invoke and hand it to the runtime."""
@@ -190,11 +251,7 @@ class ExecutionEnvironment:
 
 
 class Runtime:
-    """One awslambdaric process and its Runtime API server; ``exited`` resolves when it dies.
-
-    The process's exit is watched through a pidfd on the event loop, so a crash is noticed at
-    once without polling and without a thread per process.
-    """
+    """One awslambdaric process and its Runtime API server; ``exited`` resolves when it dies."""
 
     def __init__(
         self,
@@ -202,16 +259,19 @@ class Runtime:
         attempt: int,
         *,
         function: LambdaFunction,
+        launcher: RuntimeLauncher,
         callbacks: RuntimeCallbacks,
         on_exit: Callable[[Runtime, int | None], None],
     ) -> None:
         loop = asyncio.get_running_loop()
         self.environment = environment
         self.attempt = attempt
-        self.function = function
+        self.launcher = launcher
         self.api = RuntimeApi(self, callbacks, function.config.function_arn)
-        self.process: ChildProcess | None = None
-        self.started_at = 0.0
+        self.process: RuntimeProcess | None = None
+        self.started_at = 0.0  # monotonic: the launch was asked for (the init's or restore's start)
+        self.forked_at: float | None = None
+        self.restore_next_at: float | None = None  # the fork's runtime asked for ``restore/next``
         self.stopping = False
         self.initialised: asyncio.Future[InitFailure | None] = loop.create_future()
         self.exited: asyncio.Future[int | None] = loop.create_future()
@@ -222,10 +282,12 @@ class Runtime:
         return None if self.process is None else self.process.pid
 
     async def start(self) -> None:
+        """Start the API, then the process; raises ``LaunchFailed`` when it cannot start."""
         address = await self.api.start()
-        self.process = self.function.launch(self.environment, address)
         self.started_at = time.monotonic()
-        self._watch_exit(self.process)
+        launched = await self.launcher.launch(self.environment, address)
+        self.process, self.forked_at = launched.process, launched.forked_at
+        launched.exited.add_done_callback(self._process_exited)
 
     def fail_init(self, failure: InitFailure) -> None:
         if not self.initialised.done():
@@ -246,19 +308,46 @@ class Runtime:
             await asyncio.wait_for(asyncio.shield(self.exited), seconds)
         return self.exited.done()
 
-    def _watch_exit(self, process: ChildProcess) -> None:
-        loop = asyncio.get_running_loop()
-        pidfd = os.pidfd_open(process.pid)
+    def _process_exited(self, exited: asyncio.Future[int | None]) -> None:
+        returncode = None if exited.cancelled() else exited.result()
+        if not self.exited.done():
+            self.exited.set_result(returncode)
+        self._on_exit(self, returncode)
 
-        def reap() -> None:
-            loop.remove_reader(pidfd)
-            os.close(pidfd)
-            returncode = process.popen.wait()
-            if not self.exited.done():
-                self.exited.set_result(returncode)
-            self._on_exit(self, returncode)
 
-        loop.add_reader(pidfd, reap)
+class ColdStartLauncher:
+    """A fresh ``python -m awslambdaric <handler>`` per runtime: Lambda's ordinary init.
+
+    The process's exit is watched through a pidfd on the event loop, so a crash is noticed at
+    once without polling and without a thread per process.
+    """
+
+    def __init__(self, function: LambdaFunction) -> None:
+        self.function = function
+
+    async def start(self, limit_s: float) -> None:
+        """Nothing runs ahead of the environments."""
+
+    async def launch(self, environment: ExecutionEnvironment, runtime_api: str) -> LaunchedRuntime:
+        process = self.function.launch(environment, runtime_api)
+        return LaunchedRuntime(process, _exit_of(process))
+
+    async def close(self) -> None:
+        """Each runtime is stopped with its environment."""
+
+
+def _exit_of(process: ChildProcess) -> asyncio.Future[int | None]:
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[int | None] = loop.create_future()
+    pidfd = os.pidfd_open(process.pid)
+
+    def reap() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        exited.set_result(process.popen.wait())
+
+    loop.add_reader(pidfd, reap)
+    return exited
 
 
 @functools.cache

@@ -40,8 +40,10 @@ class EnvironmentFleet:
     def __iter__(self) -> Iterator[ExecutionEnvironment]:
         return iter(list(self._environments.values()))
 
-    def create(self, *, provisioned: bool) -> ExecutionEnvironment:
-        env = ExecutionEnvironment.create(next(self._sequence), provisioned=provisioned)
+    def create(self, *, provisioned: bool, restored: bool = False) -> ExecutionEnvironment:
+        env = ExecutionEnvironment.create(
+            next(self._sequence), provisioned=provisioned, restored=restored
+        )
         self._environments[env.environment_id] = env
         return env
 

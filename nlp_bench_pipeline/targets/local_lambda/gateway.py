@@ -40,6 +40,7 @@ from multidict import CIMultiDict
 from nlp_bench_pipeline.core.records import utcnow
 from nlp_bench_pipeline.targets.events import EventLog
 from nlp_bench_pipeline.targets.local_lambda.config import (
+    BODY_TIMEOUT_S,
     INVOKE_PAYLOAD_LIMIT,
     LocalLambdaConfig,
     PlatformLimits,
@@ -62,9 +63,6 @@ from nlp_bench_pipeline.targets.local_lambda.runtime_api import read_capped
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADERS = {"http": "apigw-requestid", "rest": "x-amzn-RequestId"}
-# As the service's own NLP_BENCH_BODY_TIMEOUT_S: a body that has not arrived whole by then holds
-# a connection for nothing.
-BODY_TIMEOUT_S = 10.0
 FUNCTION_TIMEOUT_ERROR = "Sandbox.Timedout"
 
 ErrorRenderer = Callable[[int, BaseException | None], web.Response]

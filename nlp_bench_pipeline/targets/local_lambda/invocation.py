@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 import time
 import uuid
@@ -25,6 +26,45 @@ class InvocationResult:
     outcome: Outcome
     payload: bytes
     error_type: str | None = None
+
+
+@dataclass(frozen=True)
+class RestoreTiming:
+    """A restored environment's start, as SnapStart's REPORT has it, and where its time went.
+
+    ``restore_ms`` is Restore Duration (the fork order to the runtime's first ``next``);
+    ``billed_restore_ms`` is Billed Restore Duration, which AWS counts from after the snapshot's
+    own restore: here from the fork's return (the runtime's load and its after-restore hooks).
+    """
+
+    restore_ms: float
+    billed_restore_ms: int
+    fork_ms: float | None
+    after_restore_ms: float | None
+
+    @classmethod
+    def measured(
+        cls, ordered: float, forked: float | None, restore_next: float | None, ready: float
+    ) -> RestoreTiming:
+        """From monotonic times: fork ordered, fork returned, ``restore/next`` asked, first next."""
+        billed_from = forked if forked is not None else ordered
+        return cls(
+            restore_ms=(ready - ordered) * 1000.0,
+            billed_restore_ms=max(1, math.ceil((ready - billed_from) * 1000.0 - 1e-9)),
+            fork_ms=None if forked is None else (forked - ordered) * 1000.0,
+            after_restore_ms=None if restore_next is None else (ready - restore_next) * 1000.0,
+        )
+
+    def detail(self) -> dict[str, float | int | None]:
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "restore_ms": ms(self.restore_ms),
+            "billed_restore_ms": self.billed_restore_ms,
+            "fork_ms": ms(self.fork_ms),
+            "after_restore_ms": ms(self.after_restore_ms),
+        }
 
 
 def new_trace_root() -> str:
@@ -49,6 +89,7 @@ class Invocation:
     environment_id: str | None = None
     cold: bool = False  # it waited on an environment's init
     init_ms: float | None = None  # Init Duration for its REPORT (a regular cold start only)
+    restore: RestoreTiming | None = None  # Restore Durations instead, for a restored environment
     started_at: float | None = None  # monotonic: the function's clock (delivery, or retried init)
     deadline: float | None = None  # monotonic
     timer: asyncio.TimerHandle | None = None

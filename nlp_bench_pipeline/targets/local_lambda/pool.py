@@ -7,6 +7,10 @@ Everything here runs on one event loop, so state changes need no locks. The book
 - otherwise a cold start, if the concurrency limit and the scale-out rate allow; else throttled;
 - inits run at most ``max_concurrent_inits`` at a time; the wait for a slot is recorded apart
   from Init Duration (process start to the runtime's first ``next``);
+- with ``start: zygote`` every on-demand environment is a fork of the zygote, initialised once at
+  deploy (``zygote.py``): its cold start is a SnapStart-style restore, limited by the restore
+  timeout, reported as Restore Duration (fork order to first ``next``) and Billed Restore
+  Duration (the fork's runtime load and after-restore hooks) instead of Init Duration;
 - an on-demand init that fails or runs past the init limit is retried once inside the invoke
   that triggered it, under the function timeout (Init Duration then counts as invoke Duration);
 - the function timeout kills the runtime and the environment goes; a runtime that dies takes
@@ -28,16 +32,20 @@ from typing import Any
 from nlp_bench_pipeline.targets.events import EventLog
 from nlp_bench_pipeline.targets.local_lambda.config import PlatformLimits
 from nlp_bench_pipeline.targets.local_lambda.environment import (
+    ColdStartLauncher,
     EnvironmentState,
     ExecutionEnvironment,
     InitFailure,
     LambdaFunction,
+    LaunchFailed,
     Runtime,
+    RuntimeLauncher,
 )
 from nlp_bench_pipeline.targets.local_lambda.fleet import EnvironmentFleet, EnvironmentStatus
 from nlp_bench_pipeline.targets.local_lambda.invocation import (
     Invocation,
     InvocationResult,
+    RestoreTiming,
     error_message,
     error_result,
     request_ids,
@@ -49,6 +57,7 @@ from nlp_bench_pipeline.targets.local_lambda.runtime_api import (
     InvalidRequestId,
     InvalidStateTransition,
 )
+from nlp_bench_pipeline.targets.local_lambda.zygote import Zygote
 from nlp_bench_pipeline.targets.sampling import ResourceSampler
 
 log = logging.getLogger(__name__)
@@ -85,11 +94,24 @@ class ExecutionEnvironmentPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._evictor: asyncio.Task[None] | None = None
         self._closed = False
+        self.zygote = Zygote(function, events) if self.config.start == "zygote" else None
+        self._launcher: RuntimeLauncher = self.zygote or ColdStartLauncher(function)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Initialise the provisioned environments (all of them, or fail), then start evicting."""
+        """Initialise the zygote or the provisioned environments (all, or fail), then evict.
+
+        The zygote's init is SnapStart's snapshot-time init: limited as a provisioned init is
+        (130 s or the function timeout if higher), once per deployment, never on a request's path.
+        """
+        try:
+            await self._launcher.start(self.limits.provisioned_init_timeout_s)
+        except LaunchFailed as failed:
+            raise RuntimeError(
+                f"the zygote failed to initialise: {failed.failure.error_type}: "
+                f"{failed.failure.message}"
+            ) from None
         provisioned = [
             self._new_environment(provisioned=True)
             for _ in range(self.config.provisioned_concurrency)
@@ -119,6 +141,7 @@ class ExecutionEnvironmentPool:
             _, pending = await asyncio.wait(set(self._tasks), timeout=15)
             for task in pending:
                 task.cancel()
+        await self._launcher.close()
 
     def environments(self) -> list[EnvironmentStatus]:
         return self._fleet.statuses()
@@ -164,7 +187,8 @@ class ExecutionEnvironmentPool:
         raise Throttled(reason)
 
     def _new_environment(self, *, provisioned: bool) -> ExecutionEnvironment:
-        return self._fleet.create(provisioned=provisioned)
+        restored = self.zygote is not None and not provisioned
+        return self._fleet.create(provisioned=provisioned, restored=restored)
 
     # -- init ------------------------------------------------------------------------------
 
@@ -177,17 +201,17 @@ class ExecutionEnvironmentPool:
             if invocation is not None and invocation.started_at is not None:
                 failure = await self._init_within_invoke(env, invocation)  # a restarted runtime
             else:
-                limit = (
-                    self.limits.provisioned_init_timeout_s
-                    if env.provisioned
-                    else self.config.init_timeout_s
-                )
-                failure = await self._init_attempt(env, limit)
+                failure = await self._init_attempt(env, self._init_limit_s(env))
                 if failure is not None and invocation is not None and not self._gone(env):
                     failure = await self._init_within_invoke(env, invocation)
         if failure is not None:
             self._init_failed(env, failure)
         return failure
+
+    def _init_limit_s(self, env: ExecutionEnvironment) -> float:
+        if env.provisioned:
+            return self.limits.provisioned_init_timeout_s
+        return self.config.restore_timeout_s if env.restored else self.config.init_timeout_s
 
     async def _init_within_invoke(
         self, env: ExecutionEnvironment, invocation: Invocation
@@ -205,12 +229,18 @@ class ExecutionEnvironmentPool:
             env,
             env.init_attempts,
             function=self.function,
+            launcher=self._launcher,
             callbacks=self,
             on_exit=self._runtime_exited,
         )
         env.runtime = runtime
         try:
             await runtime.start()
+        except LaunchFailed as failed:  # a zygote that refused to fork, or is gone
+            failure = failed.failure
+            if not self._gone(env):
+                self._record_init_failure(env, runtime.attempt, failure, False, limit_s)
+            return failure
         except Exception as exc:  # Popen, cgroup or port errors: the init failed, say why
             log.exception("runtime of %s failed to start", env.environment_id)
             return InitFailure("Runtime.StartError", f"{type(exc).__name__}: {exc}")
@@ -232,15 +262,21 @@ class ExecutionEnvironmentPool:
         try:
             failure = await asyncio.wait_for(asyncio.shield(runtime.initialised), max(0.0, limit_s))
         except TimeoutError:
-            message = (
-                self._timeout_message()
-                if within_invoke
-                else f"Init phase timed out after {limit_s:.2f} seconds"
-            )
-            failure = InitFailure("Sandbox.Timedout", message, timed_out=True)
+            failure = self._init_timeout(env, within_invoke, limit_s)
         if failure is not None and not self._gone(env):
             self._record_init_failure(env, runtime.attempt, failure, within_invoke, limit_s)
         return failure
+
+    def _init_timeout(
+        self, env: ExecutionEnvironment, within_invoke: bool, limit_s: float
+    ) -> InitFailure:
+        if within_invoke:
+            return InitFailure("Sandbox.Timedout", self._timeout_message(), timed_out=True)
+        if env.restored:  # AWS: the runtime load and after-restore hooks get 10 s
+            message = f"Restore phase timed out after {limit_s:.2f} seconds"
+            return InitFailure("SnapStartTimeoutException", message, timed_out=True)
+        message = f"Init phase timed out after {limit_s:.2f} seconds"
+        return InitFailure("Sandbox.Timedout", message, timed_out=True)
 
     def _record_init_failure(
         self,
@@ -314,6 +350,12 @@ class ExecutionEnvironmentPool:
             raise InvalidStateTransition("init/error after the init phase")
         runtime.fail_init(InitFailure(error_type, error_message(body)))
 
+    def restore_next(self, runtime: Runtime) -> None:
+        """A fork's runtime is loaded; its after-restore hooks run next, then its first ``next``."""
+        if not runtime.environment.restored or runtime.initialised.done():
+            raise InvalidStateTransition("restore/next outside a restore")
+        runtime.restore_next_at = time.monotonic()
+
     def _running(
         self, runtime: Runtime, request_id: str
     ) -> tuple[ExecutionEnvironment, Invocation]:
@@ -333,20 +375,32 @@ class ExecutionEnvironmentPool:
         init_ms = (now - runtime.started_at) * 1000.0
         runtime.initialised.set_result(None)
         invocation = env.invocation
+        restore = (
+            RestoreTiming.measured(
+                runtime.started_at, runtime.forked_at, runtime.restore_next_at, now
+            )
+            if env.restored
+            else None
+        )
         if invocation is not None and invocation.started_at is None:
-            invocation.init_ms = init_ms  # an init inside the invoke is part of its Duration
+            # An init inside the invoke is part of its Duration instead.
+            if restore is None:
+                invocation.init_ms = init_ms
+            else:
+                invocation.restore = restore
         env.state = EnvironmentState.BUSY if invocation is not None else EnvironmentState.IDLE
         env.last_used = now
         self.events.record(
             "cold_start",
             env.environment_id,
-            init_ms=init_ms,
+            init_ms=init_ms,  # a restore's: its Restore Duration
             detail={
                 "init_wait_ms": round(env.init_wait_ms, 3),
                 # AWS inits every environment at once; a wait for a slot is this host's rationing.
                 "init_slot_host_limited": "max_concurrent_inits" in self.limits.host_limited,
                 "init_type": env.init_type,
                 "attempt": runtime.attempt,
+                **(restore.detail() if restore is not None else {}),
                 **request_ids(invocation),
             },
         )

@@ -23,7 +23,9 @@ class ReportRecord:
 
     ``init_duration_ms`` is set on cold starts only; an init that Lambda retried inside the invoke
     is part of ``duration_ms`` instead, as AWS reports it. Since August 2025 Lambda bills the init
-    of on-demand environments, so Billed Duration covers Init Duration plus Duration.
+    of on-demand environments, so Billed Duration covers Init Duration plus Duration. A SnapStart
+    environment's first invoke has no Init Duration (its init ran when the snapshot was taken)
+    but Restore Duration and Billed Restore Duration, which AWS bills apart from Billed Duration.
     """
 
     request_id: str
@@ -31,6 +33,8 @@ class ReportRecord:
     memory_size_mb: int
     max_memory_used_mb: int | None
     init_duration_ms: float | None = None
+    restore_duration_ms: float | None = None
+    billed_restore_duration_ms: int | None = None
     status: ReportStatus = "success"
     error_type: str | None = None
 
@@ -56,6 +60,9 @@ class ReportRecord:
         ]
         if self.init_duration_ms is not None:
             fields.append(f"Init Duration: {self.init_duration_ms:.2f} ms")
+        if self.restore_duration_ms is not None:
+            fields.append(f"Restore Duration: {self.restore_duration_ms:.2f} ms")
+            fields.append(f"Billed Restore Duration: {self.billed_restore_duration_ms} ms")
         if self.status != "success":
             fields.append(f"Status: {self.status}")
         if self.error_type:
@@ -94,12 +101,15 @@ def record_report(
     pid = env.runtime.pid if env.runtime else None
     peak = peak_rss_mb(pid) if pid is not None else None
     env.max_memory_mb = max(peak or 0, env.max_memory_mb or 0) or None
+    restore = invocation.restore
     record = ReportRecord(
         request_id=invocation.request_id,
         duration_ms=duration_ms,
         memory_size_mb=memory_size_mb,
         max_memory_used_mb=env.max_memory_mb,
         init_duration_ms=invocation.init_ms,
+        restore_duration_ms=None if restore is None else restore.restore_ms,
+        billed_restore_duration_ms=None if restore is None else restore.billed_restore_ms,
         status=status,
         error_type=error_type,
     )
@@ -116,6 +126,7 @@ def record_report(
             "error_type": error_type,
             "over_memory": record.over_memory,
             "line": record.line,
+            **({} if restore is None else restore.detail()),
             **request_ids(invocation),
         },
     )

@@ -3,7 +3,10 @@
 Each awslambdaric process gets a fresh server, so a request can only ever come from the process
 the server was started for: a killed runtime's last words cannot reach its replacement. Status
 codes and bodies follow AWS's Runtime Interface Emulator: 202 ``{"status":"OK"}`` on accepted
-posts, 400 InvalidRequestID, 403 InvalidStateTransition, 413 RequestEntityTooLarge.
+posts, 400 InvalidRequestID, 403 InvalidStateTransition, 413 RequestEntityTooLarge. A runtime
+restored from a snapshot (a zygote's fork) first calls ``GET restore/next``, answered at once —
+the restore has happened — and reports a failed after-restore hook with ``POST restore/error``,
+which fails its init as ``init/error`` would.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class RuntimeCallbacks(Protocol):
 
     def init_error(self, owner: Any, error_type: str, body: bytes) -> None: ...
 
+    def restore_next(self, owner: Any) -> None: ...
+
 
 class RuntimeApi:
     """An HTTP server for one runtime process: ``start``, then give ``address`` to the process."""
@@ -80,10 +85,13 @@ class RuntimeApi:
                 return await self._next()
             if len(parts) == 3 and parts[0] == "invocation" and request.method == "POST":
                 return await self._invocation_result(request, parts[1], parts[2])
-            if parts == ["init", "error"] and request.method == "POST":
+            if parts in (["init", "error"], ["restore", "error"]) and request.method == "POST":
                 body = await request.content.read()
                 self.callbacks.init_error(self.owner, _error_type(request, body), body)
                 return web.Response(status=202, body=ACCEPTED, content_type="application/json")
+            if parts == ["restore", "next"] and request.method == "GET":
+                self.callbacks.restore_next(self.owner)
+                return web.Response(status=200, content_type="application/json")
         except InvalidRequestId:
             return _error(400, "InvalidRequestID", "Invalid request ID")
         except InvalidStateTransition as exc:

@@ -114,7 +114,9 @@ class LocalLambdaTarget(LocalTarget):
         sampler = ResourceSampler(self.name, self._samples, self.sample_interval_s)
         try:
             pool = loop.call(ExecutionEnvironmentPool, function, limits, self._events, sampler)
-            gateway = loop.call(ApiGateway, pool, config, limits, self._events, self.port)
+            gateway = loop.call(
+                ApiGateway, pool, config, limits, self._events, self.port, config.body_timeout_s
+            )
         except BaseException:  # nothing started yet: release the cgroups
             quotas.release()
             raise
@@ -134,17 +136,34 @@ class LocalLambdaTarget(LocalTarget):
             target=self.name,
             spec=spec,
             started_at=utcnow(),
-            details=_details(config, limits, cpu, function),
+            details=_details(config, limits, cpu, function, pool),
         )
         return platform, deployment
 
 
 def _details(
-    config: LocalLambdaConfig, limits: PlatformLimits, cpu: CpuShare, function: LambdaFunction
+    config: LocalLambdaConfig,
+    limits: PlatformLimits,
+    cpu: CpuShare,
+    function: LambdaFunction,
+    pool: ExecutionEnvironmentPool,
 ) -> dict[str, Any]:
     notes = dict(limits.notes)
     notes["cpu"] = memory_share_note(cpu.cores, cpu.host_cores, cpu.enforcement)
+    zygote = pool.zygote.details() if pool.zygote is not None else None
+    if zygote is not None:
+        notes["cpu"] += (
+            "; forked environments: thread count only (a fork cannot join its own cgroup yet)"
+        )
+        notes["start"] = (
+            "zygote: each on-demand environment is forked from one process initialised at "
+            "deploy, the local analogue of SnapStart; AWS offers SnapStart for Python 3.12+ zip "
+            "functions, not container images, and its restore is slower than a fork, so these "
+            "cold starts are an upper bound on what SnapStart's restore gives (docs/adr/0043)"
+        )
     return {
+        "start": config.start,
+        "zygote": zygote,
         "function_name": config.function_name,
         "function_arn": config.function_arn,
         "handler": function.handler,
