@@ -171,6 +171,8 @@ def _timeout(event: PlatformEvent) -> str:
             f"integration timeout{waited}; RequestId: {d.get('request_id')}"
         )
     message = " ".join(str(d.get("message") or "").split())
+    if not message and d.get("phase") == "init":
+        message = f"init attempt {d.get('attempt', 1)} passed its {d.get('limit_s')} s limit"
     return f"TIMEOUT {scope}: {message or 'timed out'}; RequestId: {d.get('request_id') or '-'}"
 
 

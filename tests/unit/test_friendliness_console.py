@@ -67,6 +67,9 @@ def test_throttles_timeouts_cold_starts_and_evictions_are_one_line_each():
             "cold_start", init_ms=812.4, detail={"init_wait_ms": 250.0, "request_id": "req-3"}
         ),
         "EVICT after 600 s idle": event("evict", detail={"idle_s": 600.0}),
+        "TIMEOUT init: init attempt 1 passed its 10.0 s limit": event(
+            "timeout", detail={"scope": "init", "phase": "init", "attempt": 1, "limit_s": 10.0}
+        ),
         "CRASH Runtime.ExitError during invoke, exit code 1": event(
             "crash", detail={"phase": "invoke", "exit_code": 1, "error_type": "Runtime.ExitError"}
         ),
