@@ -4,6 +4,7 @@ import dagster as dg
 
 from nlp_bench_pipeline.bench.cell import CellFailed, plan_cell, run_cell
 from nlp_bench_pipeline.core.runs import Provenance, RunSummary
+from nlp_bench_pipeline.defs.bench.in_region import InRegionLoadResource, choose_launcher
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.deploy.assets import deployment
 from nlp_bench_pipeline.defs.partitions import cell_partitions, partitions_guide
@@ -108,6 +109,8 @@ def pipes_launcher(context: dg.AssetExecutionContext, client: dg.PipesSubprocess
     kinds={"locust", "duckdb"},
     code_version=CODE_VERSION,
     pool="nlp_bench_platform",
+    # Unset by default: read only by an AWS cell of a plan that loads from inside the region.
+    resource_defs={"in_region_load": InRegionLoadResource()},
     description="Every repetition of one scenario on one target, each on a fresh platform: "
     "open-loop Locust load, then the rows, platform events and resource samples written to "
     "DuckDB in one transaction. Look at the `summary` table (p50 and p99 over every request, "
@@ -124,6 +127,7 @@ def load_test_run(
     aws: AwsConfig,
     duckdb: MetricStoreResource,
     pipes_subprocess_client: dg.PipesSubprocessClient,
+    in_region_load: InRegionLoadResource,
 ) -> dg.MaterializeResult:
     plan = bench.plan()
     cell = cell_of(context.partition_key)
@@ -148,7 +152,15 @@ def load_test_run(
             repetitions,
             target,
             store,
-            launch=pipes_launcher(context, pipes_subprocess_client),
+            launch=choose_launcher(
+                context,
+                plan,
+                cell.target,
+                local=pipes_launcher(context, pipes_subprocess_client),
+                in_region=in_region_load,
+                aws=aws,
+                work_dir=platforms.work_path,
+            ),
             progress=context.log.info,
         )
     except CellFailed as exc:

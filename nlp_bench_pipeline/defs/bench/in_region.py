@@ -204,10 +204,3 @@ def in_region_launcher(
             raise RuntimeError(f"{exc}; the pod: {pod_problem or 'exited 0'}") from pod_problem
 
     return launch
-
-
-@dg.definitions
-def in_region_resources() -> dg.Definitions:
-    """Bound unset: a plan that loads from here never reads it, and an in-region one fills it
-    from Terraform's outputs or the Launchpad."""
-    return dg.Definitions(resources={"in_region_load": InRegionLoadResource()})
