@@ -8,6 +8,7 @@ service but its dependency-free contract. A new package must be given a row here
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ NO_DAGSTER = {"core", "store", "targets", "loadgen", "artifacts", "costs", "simu
 PIPES_ALLOWED = {"nlp_bench_pipeline/loadgen/reporting.py"}
 
 
+@functools.cache
 def imports_of(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found: set[str] = set()
@@ -63,6 +65,13 @@ def pipeline_modules() -> list[Path]:
     return sorted(
         p for p in PIPELINE.rglob("*.py") if p.name != "__init__.py" or p.parent != PIPELINE
     )
+
+
+# Every source is parsed once, as the suite is collected: CPython 3.11's AST validator raises
+# "SystemError: AST constructor recursion depth mismatch" for an ast.parse made after a test
+# (hypothesis) has moved the recursion limit.
+for _source in [*pipeline_modules(), *(ROOT / "inference_service").rglob("*.py")]:
+    imports_of(_source)
 
 
 @pytest.mark.parametrize("path", pipeline_modules(), ids=lambda p: str(p.relative_to(ROOT)))
