@@ -70,7 +70,7 @@ def test_an_old_file_gains_the_economics_tables_and_keeps_its_runs(tmp_path: Pat
         )
     store = MetricStore(path)
     assert read_latest(store, COST_ESTIMATES) == []  # a reader upgrades it first
-    assert store.schema_version() == latest_version() == 5
+    assert store.schema_version() == latest_version() >= 5  # later migrations may follow
     assert store.summary_rows(["old-run"])[0]["requests"] == 0
     for table in TABLES.values():
         assert store.query(f"SELECT count(*) AS n FROM {table.name}").to_pylist() == [{"n": 0}]
