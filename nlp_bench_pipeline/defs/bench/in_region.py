@@ -32,6 +32,7 @@ from nlp_bench_pipeline.core.runs import RunSummary
 from nlp_bench_pipeline.defs.resources import AwsConfig
 from nlp_bench_pipeline.loadgen.in_pod import PLAN_JSON_ENV
 from nlp_bench_pipeline.loadgen.in_region import (
+    TERRAFORM_OUTPUT,
     InRegionLoad,
     collect_results,
     new_attempt,
@@ -82,9 +83,11 @@ class InRegionLoadResource(dg.ConfigurableResource):
     poll_interval_s: float = Field(5.0, gt=0, description="how often the pod's state is read")
 
     def resolve(self, *, region: str | None, terraform_outputs: dict[str, Any]) -> InRegionLoad:
-        """The fields given here over Terraform's; a missing or bad one fails in one line."""
+        """The fields given here over Terraform's, ``region`` (the session's) where neither
+        names one; a missing or bad field fails in one line."""
         given = self.model_dump(exclude={"kubeconfig", "poll_interval_s"})
-        given["region"] = given["region"] or region
+        found = dict(terraform_outputs.get(TERRAFORM_OUTPUT) or {})
+        given["region"] = given["region"] or found.get("region") or region
         try:
             return InRegionLoad.from_terraform(terraform_outputs, **given)
         except ValidationError as exc:
