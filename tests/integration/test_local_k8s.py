@@ -6,8 +6,10 @@ Timings are asserted with generous margins only: the suite shares two cores with
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from nlp_bench_pipeline.core.deployments import DeploymentSpec, ResourceQuantity
@@ -354,6 +357,28 @@ def test_rolling_update_under_load_loses_no_request(k8s: LocalK8sTarget) -> None
     assert not new_pods & old_pods
     rolled = [e for e in k8s.events() if e.kind == "pod_killed"]
     assert {e.detail["reason"] for e in rolled} == {"rolling update"}
+
+
+def test_a_pod_batches_and_answers_malformed_http_with_the_services_json_400(
+    k8s: LocalK8sTarget,
+) -> None:
+    k8s.deploy(spec(env={"NLP_BENCH_BATCH_MAX_WAIT_MS": "1"}))
+    k8s.wait_ready(timeout_s=30)
+    (pod,) = k8s.pods()
+    assert pod.pid is not None
+    environ = psutil.Process(pod.pid).environ()
+    assert environ["NLP_BENCH_BATCH_MAX_SIZE"] == "8"  # the target's default for pods
+    assert environ["NLP_BENCH_BATCH_MAX_WAIT_MS"] == "1"  # the spec's env wins
+    with socket.create_connection(("127.0.0.1", pod.port), timeout=5) as conn:
+        conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["message"] == "malformed HTTP request"
+    assert b"NOT HTTP" not in answer
 
 
 def test_command_line_serves_until_interrupted_and_leaves_no_process(tmp_path: Path) -> None:

@@ -56,7 +56,9 @@ class Cluster:
         self.events = events
         self.log_dir = log_dir
         self.quotas = CpuQuotas(deployment_id)
-        self.service = ServiceProxy(config.service.upstream_timeout_s)
+        self.service = ServiceProxy(
+            config.service.upstream_timeout_s, request_timeout_s=config.service.request_timeout_s
+        )
         self.metrics = PodMetrics()
         self.sampler = ResourceSampler(
             "local-k8s", samples, config.sample_interval_s, on_sample=self._on_sample
@@ -74,7 +76,7 @@ class Cluster:
             now=time.monotonic(),
         )
         self.controller = DeploymentController(
-            PodTemplate.from_spec(spec),
+            PodTemplate.from_spec(spec, config.batching),
             spec.min_replicas,
             config.rollout,
             self.kubelet,
@@ -94,7 +96,7 @@ class Cluster:
 
     def update(self, spec: DeploymentSpec) -> None:
         """A new template rolls out; new replica bounds rescale (and re-arm the HPA)."""
-        template = PodTemplate.from_spec(spec)
+        template = PodTemplate.from_spec(spec, self.config.batching)
         if template != self.controller.template:
             self.controller.roll_out(template)
         old_bounds = (self.spec.min_replicas, self.spec.max_replicas)
@@ -145,6 +147,7 @@ class Cluster:
                 "enforcement": share.enforcement if self.spec.cpu.limit else "no limit",
                 "host_cores": share.host_cores,
             },
+            "pod_env": dict(self.controller.template.env),  # batching and the spec's env
             "nodes": self.nodes.figures(time.monotonic()),
             "service": SERVICE_DESCRIPTION,
             "host_limited": self._host_notes(share.host_cores),

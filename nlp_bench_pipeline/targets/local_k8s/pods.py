@@ -5,10 +5,13 @@ the shared ``ChildProcess`` (own process group, ``NLP_BENCH_OWNER`` tag, log fil
 cgroup is writable, inside a CPU quota equal to the pod's CPU limit. The CPU limit (the request
 when there is none) also becomes ``NLP_BENCH_THREADS``.
 
-A container sees its spec's environment and what the kubelet sets (``HOSTNAME``, the model,
-threads), plus where the model's files already are on this machine (``MODEL_FILES``); nothing
-else of the operator's environment. It dies with the cluster's event-loop thread (SIGKILL), so a
-killed pipeline leaves no pod behind.
+A container sees its template's environment — the target's batching, then the spec's own
+``env`` over it — and what the kubelet sets (``HOSTNAME``, the model, threads), plus where the
+model's files already are on this machine (``MODEL_FILES``); nothing else of the operator's
+environment. uvicorn runs with the service's HTTP protocol (:data:`HTTP_PROTOCOL`), so HTTP it
+cannot parse gets the service's JSON 400 rather than uvicorn's plain text, as the image's own
+entry point does. It dies with the cluster's event-loop thread (SIGKILL), so a killed pipeline
+leaves no pod behind.
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ from nlp_bench_pipeline.core.processes import (
     python_command,
 )
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare
+from nlp_bench_pipeline.targets.local_k8s.config import BatchingConfig
 from nlp_bench_pipeline.targets.local_k8s.service import UPSTREAM_KEEP_ALIVE_S
 
 DEPLOYMENT_NAME = "nlp-bench"
+# uvicorn's HTTP protocol with the service's JSON 400 for malformed requests (an import string:
+# the pipeline imports nothing of the service; the pod's uvicorn does).
+HTTP_PROTOCOL = "inference_service.http_protocol:JsonErrorHttpProtocol"
 
 
 @dataclass(frozen=True)
@@ -46,14 +53,11 @@ class PodTemplate:
     memory: ResourceQuantity
 
     @classmethod
-    def from_spec(cls, spec: DeploymentSpec) -> PodTemplate:
+    def from_spec(cls, spec: DeploymentSpec, batching: BatchingConfig) -> PodTemplate:
+        """The template of ``spec``: its environment is the batching's, then the spec's own."""
+        env = {**batching.env(), **spec.env}
         return cls(
-            spec.app,
-            spec.model,
-            spec.digest,
-            tuple(sorted(spec.env.items())),
-            spec.cpu,
-            spec.memory,
+            spec.app, spec.model, spec.digest, tuple(sorted(env.items())), spec.cpu, spec.memory
         )
 
     @property
@@ -140,23 +144,44 @@ class ContainerRuntime:
     def start(self, pod: Pod) -> ChildProcess:
         """Start the pod's container now (spawning takes about a millisecond)."""
         template = pod.template
-        share = self.share(template)
-        env = {
+        command = self.command(pod)
+        if template.cpu.limit is not None:
+            command = self.quotas.wrap(pod.name, template.cpu.limit, command)
+        return ChildProcess.start(
+            f"{pod.name}-{pod.restarts}",
+            command,
+            owner=self.owner,
+            env=self.environment(pod),
+            log_dir=self.log_dir,
+            cwd=code_root(template.app),
+            inherit_env=MODEL_FILES,
+            die_with_parent=signal.SIGKILL,
+        )
+
+    def environment(self, pod: Pod) -> dict[str, str]:
+        """What the container is given over ``MODEL_FILES``: the kubelet's, then the template's."""
+        template = pod.template
+        return {
             "NLP_BENCH_ENVIRONMENT_ID": pod.name,
             "HOSTNAME": pod.name,
             "NLP_BENCH_MODEL": template.model,
-            "NLP_BENCH_THREADS": str(share.threads),
+            "NLP_BENCH_THREADS": str(self.share(template).threads),
             "PYTHONUNBUFFERED": "1",
             **dict(template.env),
         }
-        command = python_command(
+
+    def command(self, pod: Pod) -> list[str]:
+        """uvicorn serving the template's app on the pod's port (before any CPU-quota wrapper)."""
+        return python_command(
             "-m",
             "uvicorn",
-            template.app,
+            pod.template.app,
             "--host",
             "127.0.0.1",
             "--port",
             str(pod.port),
+            "--http",
+            HTTP_PROTOCOL,
             "--no-access-log",
             "--log-level",
             "warning",
@@ -164,16 +189,4 @@ class ContainerRuntime:
             str(UPSTREAM_KEEP_ALIVE_S),
             "--timeout-graceful-shutdown",
             str(max(1, math.ceil(self.grace_s))),
-        )
-        if template.cpu.limit is not None:
-            command = self.quotas.wrap(pod.name, template.cpu.limit, command)
-        return ChildProcess.start(
-            f"{pod.name}-{pod.restarts}",
-            command,
-            owner=self.owner,
-            env=env,
-            log_dir=self.log_dir,
-            cwd=code_root(template.app),
-            inherit_env=MODEL_FILES,
-            die_with_parent=signal.SIGKILL,
         )
