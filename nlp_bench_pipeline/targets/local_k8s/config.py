@@ -147,10 +147,10 @@ class BatchingConfig(_Knobs):
 
     On by default, where Lambda has it off: a pod serves many requests at once, and requests
     that queue while one forward pass runs go in the next, up to ``max_size`` texts — the raw
-    pass's gain over batch 1 is about 1.7x at 8 texts of 16 tokens on this CPU
-    (docs/adr/0042). ``max_wait_ms`` 0 means a batch never waits for company, so a request
-    that arrives alone runs at once and latency at low load is unchanged. The spec's own
-    ``env`` (e.g. ``NLP_BENCH_SERVICE_ENV``) overrides both.
+    pass's gain over batch 1 is about 1.7x at 8 texts of 16 tokens on this CPU (issue 15;
+    the design: docs/adr/0042). ``max_wait_ms`` 0 means a batch never waits for company, so a
+    request that arrives alone runs at once and latency at low load is unchanged. The spec's
+    own ``env`` (e.g. ``NLP_BENCH_SERVICE_ENV``) overrides both.
     """
 
     max_size: int = Field(8, ge=1, description="most texts in one forward pass (1: off)")
