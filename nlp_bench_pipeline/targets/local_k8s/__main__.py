@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             console.release()
             while not stop.is_set():
                 if first_ready.wait(0.2):
-                    console.note(f"ready: {deployment.endpoint} serves; Ctrl-C to stop")
+                    console.note(f"ready: {deployment.endpoint} serves (Ctrl-C stops it)")
                     stop.wait()
             console.note("tearing down")
     except OSError as exc:

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             if failure is not None:
                 print(f"local-lambda: {failure}", file=sys.stderr, flush=True)
                 return 1
-            console.note(f"ready: POST {deployment.endpoint}{PREDICT_PATH}; Ctrl-C to stop")
+            console.note(f"ready: POST {deployment.endpoint}{PREDICT_PATH} (Ctrl-C stops it)")
             threading.Event().wait()
     except KeyboardInterrupt:
         console.note("stopped; every runtime process is gone")
