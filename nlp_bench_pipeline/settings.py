@@ -10,10 +10,34 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SCOPE = "default"  # a service setting for every target
+
+
+def parse_service_env(value: str) -> dict[str, dict[str, str]]:
+    """``NLP_BENCH_SERVICE_ENV``: comma-separated ``KEY=VALUE``, each for every target, or
+    ``<target>:KEY=VALUE`` for one; returned by scope (``default`` or the target's name).
+
+    Only the form is checked here; which names a deployment may be given is the plan's rule
+    (``bench.plan``). Values cannot hold commas (no service setting needs one).
+    """
+    scopes: dict[str, dict[str, str]] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        left, equals, setting = item.partition("=")
+        scope, colon, name = left.rpartition(":")
+        scope, name = scope.strip(), name.strip()
+        if not equals or not name or (colon and not scope):
+            raise ValueError(f"{item!r} is not KEY=VALUE or <target>:KEY=VALUE")
+        env = scopes.setdefault(scope or DEFAULT_SCOPE, {})
+        if name in env:
+            raise ValueError(f"{name} is set twice for {scope or 'every target'}")
+        env[name] = setting.strip()
+    return scopes
 
 
 class PipelineSettings(BaseSettings):
@@ -46,6 +70,12 @@ class PipelineSettings(BaseSettings):
         "synthetic",
         description="the model the benchmark deploys (the service's own default is the hub model)",
     )
+    service_env: str = Field(
+        "",
+        description="service settings for the deployments: KEY=VALUE,... for every target, "
+        "<target>:KEY=VALUE for one (e.g. NLP_BENCH_PRECISION=int8,"
+        "local-k8s:NLP_BENCH_BATCH_MAX_SIZE=16)",
+    )
     service_image: str | None = Field(
         None, description="the service image in ECR by digest, <repo>@sha256:… (AWS targets)"
     )
@@ -60,6 +90,15 @@ class PipelineSettings(BaseSettings):
     @staticmethod
     def split(value: str) -> list[str]:
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("service_env")
+    @classmethod
+    def _service_env_form(cls, value: str) -> str:
+        parse_service_env(value)
+        return value
+
+    def service_env_by_scope(self) -> dict[str, dict[str, str]]:
+        return parse_service_env(self.service_env)
 
     @model_validator(mode="after")
     def _report_beside_work_dir(self) -> PipelineSettings:

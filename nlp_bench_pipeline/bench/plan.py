@@ -17,11 +17,49 @@ from nlp_bench_pipeline.core.platform_facts import (
     LAMBDA_MAX_MEMORY_MB,
     LAMBDA_MIN_MEMORY_MB,
 )
-from nlp_bench_pipeline.core.records import LOCAL_TARGETS, TargetName
+from nlp_bench_pipeline.core.records import ALL_TARGETS, LOCAL_TARGETS, TargetName
 from nlp_bench_pipeline.loadgen.scenarios import SCENARIO_NAMES, Profile
 from nlp_bench_pipeline.targets.registry import platform_knobs
 
 ALL_SCENARIOS = SCENARIO_NAMES
+DEFAULT_SCOPE = "default"
+# The service's settings (inference_service/settings.py) a benchmark may choose for its
+# deployments, as the variables the service reads: runtime, precision, batching, cold-start
+# mitigations, request limits, faults. A test keeps the list in step with the service.
+SELECTABLE_SERVICE_SETTINGS = frozenset(
+    {
+        "NLP_BENCH_RUNTIME",
+        "NLP_BENCH_PRECISION",
+        "NLP_BENCH_BATCH_MAX_SIZE",
+        "NLP_BENCH_BATCH_MAX_WAIT_MS",
+        "NLP_BENCH_WARMUP",
+        "NLP_BENCH_WEIGHTS_MMAP",
+        "NLP_BENCH_MAX_TEXTS",
+        "NLP_BENCH_MAX_BODY_BYTES",
+        "NLP_BENCH_BODY_TIMEOUT_S",
+        "NLP_BENCH_MAX_TOKENS",
+        "NLP_BENCH_FAULT_LOAD_DELAY_S",
+        "NLP_BENCH_FAULT_LOAD_FAIL",
+        "NLP_BENCH_FAULT_CRASH_ON_REQUEST",
+        "NLP_BENCH_FAULT_HANG_ON_REQUEST",
+    }
+)
+# The service's settings a platform sets itself: the plan's own model, where this host keeps
+# model files, torch threads from the CPU share, the environment's id.
+SET_BY_THE_PLATFORM = frozenset(
+    {"NLP_BENCH_MODEL", "NLP_BENCH_MODEL_CACHE", "NLP_BENCH_THREADS", "NLP_BENCH_ENVIRONMENT_ID"}
+)
+
+
+def service_setting_problem(name: str) -> str | None:
+    """Why ``name`` may not be set in a deployment's environment by a plan, or None."""
+    if name in SELECTABLE_SERVICE_SETTINGS:
+        return None
+    if name in SET_BY_THE_PLATFORM:
+        return f"{name} is set by the platform itself (the plan's model, the CPU share, ...)"
+    return f"{name} is not a service setting a benchmark may choose; choose from " + ", ".join(
+        sorted(SELECTABLE_SERVICE_SETTINGS)
+    )
 
 
 class Cell(BaseModel):
@@ -75,6 +113,11 @@ class BenchmarkPlan(BaseModel):
     platform_overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="extra platform knobs per target"
     )
+    service_env: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="service settings in every deployment's environment, by target "
+        "('default' for all): batching, runtime, precision, warm-up, mmap (NLP_BENCH_SERVICE_ENV)",
+    )
     load_mode: Literal["http", "direct"] = Field(
         "http",
         description="http: through each target's endpoint; direct: Lambda's Invoke API, "
@@ -87,6 +130,21 @@ class BenchmarkPlan(BaseModel):
         unknown = sorted(set(value) - set(ALL_SCENARIOS))
         if unknown:
             raise ValueError(f"unknown scenario(s) {unknown}; choose from {list(ALL_SCENARIOS)}")
+        return value
+
+    @field_validator("service_env")
+    @classmethod
+    def _service_settings_only(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        """Only the service's own settings, never a credential or another process's variable:
+        a deployment's environment is the function's or the pod's, as on AWS and Kubernetes."""
+        for scope, env in value.items():
+            if scope != DEFAULT_SCOPE and scope not in ALL_TARGETS:
+                targets = ", ".join(ALL_TARGETS)
+                raise ValueError(f"{scope!r} is neither {DEFAULT_SCOPE!r} nor a target ({targets})")
+            for name in env:
+                problem = service_setting_problem(name)
+                if problem:
+                    raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -108,6 +166,10 @@ class BenchmarkPlan(BaseModel):
     def error_bound_for(self, scenario: str) -> float:
         return self.max_error_rate.get(scenario, self.max_error_rate.get("default", 0.01))
 
+    def service_env_for(self, target: str) -> dict[str, str]:
+        """The service settings ``target``'s deployments get: every target's, then its own."""
+        return {**self.service_env.get(DEFAULT_SCOPE, {}), **self.service_env.get(target, {})}
+
     def deployment_spec(self, target: TargetName, *, idle_s: float = 0.0) -> DeploymentSpec:
         """The spec for ``target`` under this plan (and a scenario idling ``idle_s``)."""
         knobs = platform_knobs(
@@ -121,5 +183,6 @@ class BenchmarkPlan(BaseModel):
             memory=ResourceQuantity(request=self.pod_memory_mb, limit=self.pod_memory_mb),
             min_replicas=self.min_replicas,
             max_replicas=self.max_replicas,
+            env=self.service_env_for(target),
             platform=knobs,
         )

@@ -36,6 +36,7 @@ SETTING_NAMES = {
     "targets": "--targets / NLP_BENCH_TARGETS",
     "scenarios": "--scenarios / NLP_BENCH_SCENARIOS",
     "model": "--model / NLP_BENCH_MODEL",
+    "service_env": "NLP_BENCH_SERVICE_ENV",
     "db": "NLP_BENCH_DB",
     "work_dir": "NLP_BENCH_WORK_DIR",
 }

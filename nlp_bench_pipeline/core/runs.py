@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 RunStatus = Literal["complete", "incomplete", "failed"]
 
@@ -26,6 +26,10 @@ class Provenance(BaseModel):
     image_digest: str | None = None
     code_version: str | None = None
     dagster_run_id: str | None = None
+    service_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="the service settings the plan gave the deployment (NLP_BENCH_SERVICE_ENV)",
+    )
 
 
 class RunSummary(BaseModel):
@@ -112,6 +116,23 @@ class RunRecord(BaseModel):
         if value is not None and value.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware (UTC)")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_env_in_host(cls, data: Any) -> Any:
+        """A :class:`Provenance`'s ``service_env`` is kept in ``host`` (``host.service_env``).
+
+        A record is built from a provenance's fields (``**provenance.model_dump()``); the
+        service settings have no ``benchmark_runs`` column of their own, so they go in the
+        run's ``host`` JSON beside the deployment's details — and only when there are any.
+        """
+        if not isinstance(data, dict) or "service_env" not in data:
+            return data
+        data = dict(data)
+        service_env = data.pop("service_env")
+        if service_env:
+            data["host"] = {**(data.get("host") or {}), "service_env": dict(service_env)}
+        return data
 
     @classmethod
     def from_summary(

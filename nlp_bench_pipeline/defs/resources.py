@@ -53,6 +53,11 @@ class BenchmarkConfig(dg.ConfigurableResource):
         "{}",
         description='JSON, extra platform knobs per target: {"local-k8s": {"pods_per_node": 2}}',
     )
+    service_env: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='service settings by target ("default": all), e.g. '
+        '{"local-k8s": {"NLP_BENCH_BATCH_MAX_SIZE": "16"}}',
+    )
     load_mode: str = PLAN_DEFAULTS.load_mode
 
     @classmethod
@@ -66,6 +71,7 @@ class BenchmarkConfig(dg.ConfigurableResource):
             profile=settings.profile,
             model=settings.model,
             platform_overrides=json.dumps(overrides),
+            service_env=settings.service_env_by_scope(),
         )
 
     def plan(self) -> BenchmarkPlan:

@@ -8,6 +8,7 @@ read-only DuckDB path was found only after the load test.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,21 +23,32 @@ from nlp_bench_pipeline.cli.preflight import (
     validation_problems,
     writable_problems,
 )
+from nlp_bench_pipeline.settings import get_pipeline_settings
 
-VARIABLES = ("NLP_BENCH_PROFILE", "NLP_BENCH_TARGETS", "NLP_BENCH_SCENARIOS", "NLP_BENCH_MODEL")
+VARIABLES = (
+    "NLP_BENCH_PROFILE",
+    "NLP_BENCH_TARGETS",
+    "NLP_BENCH_SCENARIOS",
+    "NLP_BENCH_MODEL",
+    "NLP_BENCH_SERVICE_ENV",
+)
 # A path no process may create a file under, root included (sysfs).
 READ_ONLY_DB = Path("/sys/nlp_bench.duckdb")
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings a smoke bench would use; ``bench`` must create nothing when they are wrong."""
     for name in VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+        # Set first, so the undo also removes what `bench` itself writes into os.environ (its
+        # options become NLP_BENCH_* variables) and no later test sees this test's settings.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("NLP_BENCH_DB", str(tmp_path / "data" / "bench.duckdb"))
     monkeypatch.setenv("NLP_BENCH_WORK_DIR", str(tmp_path / "work"))
-    return tmp_path
+    yield tmp_path
+    get_pipeline_settings.cache_clear()  # read again from the restored environment
 
 
 def bench(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
@@ -92,6 +104,29 @@ def test_a_model_source_that_cannot_resolve_is_one_line(
     code, [line] = bench(capsys, "--targets", "local-lambda", "--model", model)
     assert code == 2
     assert "--model / NLP_BENCH_MODEL" in line
+    assert expected in line
+    assert_nothing_created(home)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("NLP_BENCH_PRECISION", "'NLP_BENCH_PRECISION': 'NLP_BENCH_PRECISION' is not KEY=VALUE"),
+        ("AWS_SECRET_ACCESS_KEY=x", "AWS_SECRET_ACCESS_KEY is not a service setting"),
+        ("lambda:NLP_BENCH_WARMUP=1", "'lambda' is neither 'default' nor a target"),
+    ],
+)
+def test_a_bad_service_env_is_one_line_naming_the_setting(
+    home: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv("NLP_BENCH_SERVICE_ENV", value)
+    code, [line] = bench(capsys, "--targets", "local-k8s")
+    assert code == 2
+    assert line.startswith("nlp-bench bench: NLP_BENCH_SERVICE_ENV: ")
     assert expected in line
     assert_nothing_created(home)
 
