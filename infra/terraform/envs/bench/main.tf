@@ -9,6 +9,9 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   lambda_on  = var.service_image != null
   ci_on      = var.github_repository != null
+  # The deployer role exists once someone can assume it: the app server, the pipeline's
+  # service account on the cluster, or principals given.
+  deployer_on = var.enable_app_server || var.enable_eks || length(var.deployer_principal_arns) > 0
 }
 
 module "budget" {
@@ -99,19 +102,14 @@ module "eks" {
   loadgen_nodes                = var.eks_loadgen_nodes
 }
 
-# The Locust pods' own AWS identity: write results to the bucket and, for the Lambda target,
+# The load generator's pods' own AWS identity: write results to the bucket and, for the Lambda target,
 # sign requests to the HTTP API (AWS_IAM) or invoke the alias directly (the boto3 mode).
 data "aws_iam_policy_document" "loadgen" {
-  statement {
-    sid       = "ListResults"
-    actions   = ["s3:ListBucket"]
-    resources = [module.results.bucket_arn]
-  }
-
+  # A pod uploads its run directory (loadgen/<run id>/<attempt>/); it reads and lists nothing.
   statement {
     sid       = "WriteResults"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = ["${module.results.bucket_arn}/*"]
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${module.results.bucket_arn}/loadgen/*"]
   }
 
   dynamic "statement" {
@@ -142,9 +140,34 @@ module "loadgen_role" {
   name              = "${local.name}-loadgen"
   oidc_provider_arn = module.eks[0].oidc_provider_arn
   oidc_issuer       = module.eks[0].oidc_issuer
-  namespace         = var.k8s_namespace
+  namespace         = var.loadgen_namespace
   service_account   = var.loadgen_service_account
   policy_json       = data.aws_iam_policy_document.loadgen.json
+}
+
+# What the pipeline's deployers act as (docs/deploy-aws.md, "What the deployers may do"): from
+# the app server by assuming it, from the pipeline on the cluster through IRSA.
+module "deployer_role" {
+  source = "../../modules/deployer_role"
+  count  = local.deployer_on ? 1 : 0
+
+  name = "${local.name}-deployer"
+  trusted_role_arns = concat(
+    var.enable_app_server ? [module.app_server[0].role_arn] : [],
+    var.deployer_principal_arns,
+  )
+  irsa = var.enable_eks ? {
+    oidc_provider_arn = module.eks[0].oidc_provider_arn
+    oidc_issuer       = module.eks[0].oidc_issuer
+    namespace         = var.pipeline_namespace
+    service_account   = var.pipeline_service_account
+  } : null
+  repository_arns    = [module.service_repository.repository_arn]
+  results_bucket_arn = module.results.bucket_arn
+  cluster = var.enable_eks ? {
+    name = module.eks[0].cluster_name
+    arn  = module.eks[0].cluster_arn
+  } : null
 }
 
 module "app_server" {
@@ -159,4 +182,11 @@ module "app_server" {
   ecr_repository_arns = [module.pipeline_repository.repository_arn]
   pipeline_image      = var.pipeline_image
   results_bucket_arn  = module.results.bucket_arn
+  deployer_role_arn   = local.deployer_on ? module.deployer_role[0].role_arn : null
+  # The pipeline's settings for the AWS targets and in-region load (never secrets).
+  pipeline_environment = merge(
+    { NLP_BENCH_RESULTS_BUCKET = module.results.bucket },
+    var.pipeline_image == null ? {} : { NLP_BENCH_PIPELINE_IMAGE = var.pipeline_image },
+    var.enable_eks ? { NLP_BENCH_AWS_CLUSTER = local.name } : {},
+  )
 }

@@ -78,15 +78,17 @@ output "lambda" {
 # ----------------------------------------------------------------------------- EKS
 
 output "eks" {
-  description = "The EKS target, null without enable_eks: cluster_name, cluster_endpoint, cluster_certificate_authority_data, kubernetes_version, namespace, node_selectors, loadgen_toleration, loadgen_service_account, loadgen_role_arn, ingress_inbound_cidrs."
+  description = "The EKS target, null without enable_eks: cluster_name, cluster_arn, cluster_endpoint, cluster_certificate_authority_data, kubernetes_version, namespace, node_selectors, loadgen_toleration, loadgen_namespace, loadgen_service_account, loadgen_role_arn, ingress_inbound_cidrs."
   value = var.enable_eks ? {
     cluster_name                       = module.eks[0].cluster_name
+    cluster_arn                        = module.eks[0].cluster_arn
     cluster_endpoint                   = module.eks[0].cluster_endpoint
     cluster_certificate_authority_data = module.eks[0].cluster_certificate_authority_data
     kubernetes_version                 = module.eks[0].kubernetes_version
     namespace                          = var.k8s_namespace
     node_selectors                     = module.eks[0].node_selectors
     loadgen_toleration                 = module.eks[0].loadgen_toleration
+    loadgen_namespace                  = var.loadgen_namespace
     loadgen_service_account            = var.loadgen_service_account
     loadgen_role_arn                   = module.loadgen_role[0].role_arn
     ingress_inbound_cidrs              = [module.network[0].vpc_cidr_block]
@@ -102,5 +104,33 @@ output "app_server" {
     private_ip              = module.app_server[0].private_ip
     role_arn                = module.app_server[0].role_arn
     ui_port_forward_command = module.app_server[0].ui_port_forward_command
+  } : null
+}
+
+# ----------------------------------------------------------------------------- in-region load
+
+output "in_region_load" {
+  description = "Where the in-region load generator runs, null without enable_eks (nlp_bench_pipeline.loadgen.in_region.InRegionLoad, field for field): cluster_name, region, bucket, image (the pipeline image; null before it is pushed), role_arn, namespace, service_account, node_selector, toleration."
+  value = var.enable_eks ? {
+    cluster_name    = module.eks[0].cluster_name
+    region          = var.region
+    bucket          = module.results.bucket
+    image           = var.pipeline_image
+    role_arn        = module.loadgen_role[0].role_arn
+    namespace       = var.loadgen_namespace
+    service_account = var.loadgen_service_account
+    node_selector   = module.eks[0].node_selectors["loadgen"]
+    toleration      = module.eks[0].loadgen_toleration
+  } : null
+}
+
+# ----------------------------------------------------------------------------- the deployers
+
+output "deployer" {
+  description = "The deployers' role, null when nobody could assume it: role_arn (a profile's role_arn, or the pipeline's service account annotation), execution_boundary_arn (the boundary of the execution roles it creates), kubernetes_group."
+  value = local.deployer_on ? {
+    role_arn               = module.deployer_role[0].role_arn
+    execution_boundary_arn = module.deployer_role[0].execution_boundary_arn
+    kubernetes_group       = module.deployer_role[0].kubernetes_group
   } : null
 }

@@ -212,10 +212,36 @@ variable "k8s_namespace" {
   default     = "nlp-bench"
 }
 
-variable "loadgen_service_account" {
-  description = "Service account of the Locust pods; its IRSA role writes the results bucket and may call the service."
+variable "loadgen_namespace" {
+  description = "Namespace of the in-region load generator's pods, apart from the service's (whose namespace each aws-eks teardown deletes)."
   type        = string
   default     = "nlp-bench-loadgen"
+}
+
+variable "loadgen_service_account" {
+  description = "Service account of the load generator's pods; its IRSA role writes the results bucket and may call the service."
+  type        = string
+  default     = "nlp-bench-loadgen"
+}
+
+# ----------------------------------------------------------------------------- the deployers
+
+variable "deployer_principal_arns" {
+  description = "Further IAM roles that may assume the deployer role besides the app server (e.g. your SSO role, to run the pipeline with exactly its permissions)."
+  type        = list(string)
+  default     = []
+}
+
+variable "pipeline_namespace" {
+  description = "Namespace of the pipeline on the cluster (infra/dagster); its service account assumes the deployer role through IRSA."
+  type        = string
+  default     = "nlp-bench-pipeline"
+}
+
+variable "pipeline_service_account" {
+  description = "Service account of the pipeline's pods on the cluster (infra/dagster/dagster.yaml's service_account_name)."
+  type        = string
+  default     = "nlp-bench-pipeline"
 }
 
 # ----------------------------------------------------------------------------- app server

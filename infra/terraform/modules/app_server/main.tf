@@ -4,7 +4,8 @@
 #   aws ssm start-session --target <instance id> \
 #     --document-name AWS-StartPortForwardingSession \
 #     --parameters portNumber=3000,localPortNumber=3000
-# Its role can pull from the given ECR repositories, read/write one S3 bucket and talk to SSM.
+# Its role can pull from the given ECR repositories, read/write one S3 bucket, talk to SSM and
+# assume the deployers' role, which the pipeline container acts as (an AWS profile at boot).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -71,6 +72,16 @@ data "aws_iam_policy_document" "this" {
 
   # The least Session Manager needs (AWS's "minimal instance profile permissions"), instead of
   # AmazonSSMManagedInstanceCore, which adds parameters, documents, patching and inventory.
+  dynamic "statement" {
+    for_each = var.deployer_role_arn == null ? [] : [var.deployer_role_arn]
+
+    content {
+      sid       = "ActAsTheDeployers"
+      actions   = ["sts:AssumeRole"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid       = "SsmAgentRegistration"
     actions   = ["ssm:UpdateInstanceInformation"]
@@ -159,10 +170,12 @@ resource "aws_instance" "this" {
   }
 
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
-    region         = data.aws_region.current.name
-    registry       = var.pipeline_image == null ? "" : split("/", var.pipeline_image)[0]
-    pipeline_image = var.pipeline_image == null ? "" : var.pipeline_image
-    ui_port        = var.ui_port
+    region            = data.aws_region.current.name
+    registry          = var.pipeline_image == null ? "" : split("/", var.pipeline_image)[0]
+    pipeline_image    = var.pipeline_image == null ? "" : var.pipeline_image
+    ui_port           = var.ui_port
+    deployer_role_arn = var.deployer_role_arn == null ? "" : var.deployer_role_arn
+    environment       = var.pipeline_environment
   })
   user_data_replace_on_change = true
 

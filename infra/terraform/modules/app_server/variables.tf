@@ -78,3 +78,20 @@ variable "vpc_cidr_block" {
   description = "The VPC's range; the instance may reach anything in it on TCP (the internal ALB, the Kubernetes API)."
   type        = string
 }
+
+variable "deployer_role_arn" {
+  description = "The deployers' role (the deployer_role module): the instance may assume it, and the pipeline container does, through an AWS profile written at boot. null: the instance profile's own rights only."
+  type        = string
+  default     = null
+}
+
+variable "pipeline_environment" {
+  description = "NLP_BENCH_* settings of the pipeline container (the results bucket, the pipeline image, the EKS cluster); never secrets."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.pipeline_environment) : can(regex("^NLP_BENCH_[A-Z0-9_]+$", name))])
+    error_message = "pipeline_environment takes NLP_BENCH_* settings only."
+  }
+}
