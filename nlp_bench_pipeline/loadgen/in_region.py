@@ -12,9 +12,10 @@ One pod runs the whole repetition: the same runner (``python -m nlp_bench_pipeli
 than a master pod and worker pods. Every row is then written on one machine with one clock (the
 intended send times and the corrected latency depend on it), the runner's consistency check
 sees every Parquet file (with remote workers it cannot: ``consistent`` would be unknown), and
-Dagster Pipes has exactly one pod to start, follow and delete. A c6i.2xlarge load node holds 8
-processes; past that the load generator is no longer what one node can offer, which the scale
-simulator covers.
+Dagster Pipes has exactly one pod to start, follow and delete. A process gets a whole core
+(request = limit), and a node keeps some for the kubelet and its daemons: the default c6i.large
+load node (2 vCPUs) holds one process, a c6i.2xlarge seven; past what one node can offer, the
+scale simulator covers the rest.
 
 The pod's files land under ``<key_prefix>/<run id>/<attempt>/`` in the results bucket: a retried
 run keeps its run id but never sees an earlier attempt's files, and nothing has to be deleted.
@@ -71,7 +72,9 @@ class InRegionLoad(BaseModel):
         description="what the load-generator node group's taint asks of a pod",
     )
     key_prefix: str = Field("loadgen", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$")
-    processes: int = Field(2, ge=1, le=64, description="Locust processes in the pod, a core each")
+    processes: int = Field(
+        1, ge=1, le=64, description="Locust processes in the pod, a core each (c6i.large: 1)"
+    )
     memory_mb: int = Field(2048, ge=256, description="the pod's memory request = limit")
 
     @classmethod

@@ -73,7 +73,7 @@ class InRegionLoadResource(dg.ConfigurableResource):
     role_arn: str | None = Field(None, description="the load generator's IRSA role")
     namespace: str | None = None
     service_account: str | None = None
-    processes: int | None = Field(None, description="Locust processes in the pod (default 2)")
+    processes: int | None = Field(None, description="Locust processes in the pod (default 1)")
     memory_mb: int | None = None
     kubeconfig: str | None = Field(
         None,
