@@ -117,6 +117,26 @@ def test_the_model_is_the_last_layer_and_is_built_for_a_read_only_filesystem() -
     assert model_step.index(normalise) < model_step.rindex(describe)
 
 
+def test_the_model_step_exports_the_slim_runtimes_graphs_before_mtimes_are_fixed() -> None:
+    layers = [(name, args) for name, args in SERVICE if name in FILESYSTEM_CHANGES]
+    _, model_step = layers[-1]
+    export = "python -m inference_service.onnx_export"
+    assert export in model_step, "a slim-runtime init would export ONNX inside its 10 s"
+    # after the weights exist, before the first whole-second mtimes and the final memo
+    describe, normalise = "python -m inference_service.describe", "touch -h -d @0"
+    assert model_step.index(describe) < model_step.index(export) < model_step.index(normalise)
+    command = model_step[model_step.index(export) :].split("&&")[0].split()
+    assert command[command.index("--model") + 1] == '"$NLP_BENCH_MODEL"'
+    assert command[command.index("--model-cache") + 1] == '"$NLP_BENCH_MODEL_CACHE"'
+    assert env_values(SERVICE)["NLP_BENCH_MODEL_CACHE"] == "/opt/nlp-bench/models"
+
+
+def test_the_image_installs_the_slim_runtime_and_the_offline_docs() -> None:
+    required = pins(DOCKER / "requirements.txt")
+    assert {"onnxruntime", "onnx", "swagger-ui-bundle"} <= set(required)
+    assert required["torch"] == "2.13.0+cpu"
+
+
 def test_run_time_caches_point_at_tmp_the_only_writable_path() -> None:
     env = env_values(SERVICE)
     assert env["HOME"].startswith("/tmp")
@@ -168,7 +188,15 @@ def test_the_model_step_leaves_nothing_to_write_at_start(tmp_path: Path) -> None
         os.utime(path, ns=(whole, whole), follow_symlinks=False)
     before = {p: p.lstat().st_mtime_ns for p in tmp_path.rglob("*")}
     assert any(p.parent.name == "digests" for p in before), "no digest memo was written"
+    assert list(tmp_path.glob("models/onnx/*/export.json")), "no ONNX export was made"
     describe = [sys.executable, "-m", "inference_service.describe"]
-    subprocess.run(describe, env=env, check=True, capture_output=True, timeout=240)
-    after = {p: p.lstat().st_mtime_ns for p in tmp_path.rglob("*")}
-    assert after == before, "starting the model wrote to its cache"
+    for runtime in ("torch", "onnx"):  # the slim runtime finds its export: no export at start
+        subprocess.run(
+            describe,
+            env={**env, "NLP_BENCH_RUNTIME": runtime},
+            check=True,
+            capture_output=True,
+            timeout=240,
+        )
+        after = {p: p.lstat().st_mtime_ns for p in tmp_path.rglob("*")}
+        assert after == before, f"starting the model ({runtime}) wrote to its cache"
