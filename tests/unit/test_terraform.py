@@ -303,8 +303,8 @@ def test_the_node_groups_match_what_the_manifests_select() -> None:
     assert '{ key = "nlp-bench/role", value = "loadgen", effect = "NO_SCHEDULE" }' in text
     deployment = yaml.safe_load((ROOT / "infra/k8s/service/deployment.yaml").read_text())
     assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {"nlp-bench/role": "service"}
-    job = yaml.safe_load((ROOT / "infra/k8s/loadgen/worker-job.yaml").read_text())
-    spec = job["spec"]["template"]["spec"]
+    pod = yaml.safe_load((ROOT / "infra/k8s/loadgen/runner-pod.yaml").read_text())
+    spec = pod["spec"]
     assert spec["nodeSelector"] == {"nlp-bench/role": "loadgen"}
     assert spec["tolerations"] == [
         {"key": "nlp-bench/role", "operator": "Equal", "value": "loadgen", "effect": "NoSchedule"}

@@ -60,6 +60,14 @@ run "everything" {
     condition     = output.tags.expiry == "2026-12-24T18:00:00Z"
     error_message = "the expiry tag is the variable"
   }
+  assert {
+    condition     = output.in_region_load.namespace == "nlp-bench-loadgen" && output.in_region_load.node_selector == { "nlp-bench/role" = "loadgen" }
+    error_message = "in-region load runs in its own namespace on the loadgen nodes"
+  }
+  assert {
+    condition     = length(module.deployer_role) == 1 && output.deployer.kubernetes_group == "nlp-bench:deployers"
+    error_message = "the deployers' role exists and is a Kubernetes group on the cluster"
+  }
 }
 
 run "first_apply_before_any_image" {
@@ -80,6 +88,10 @@ run "first_apply_before_any_image" {
   assert {
     condition     = length(module.network) == 0 && output.github_ci_role_arn == null
     error_message = "no network and no CI role on a bare first apply"
+  }
+  assert {
+    condition     = output.deployer == null && output.in_region_load == null
+    error_message = "no deployer role without anyone to assume it, no in-region load without EKS"
   }
 }
 
