@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from nlp_bench_pipeline.cli import bench, compare, report, results, sweep, teardown, ui
+from nlp_bench_pipeline.cli import bench, compare, peak, report, results, sweep, teardown, ui
 from nlp_bench_pipeline.core.options import OneLineParser
 from nlp_bench_pipeline.costs import command as cost
 from nlp_bench_pipeline.settings import get_pipeline_settings
@@ -24,7 +24,7 @@ DESCRIPTION = (
     "Lambda or Kubernetes for ML inference: run the benchmark on the local targets (or AWS), "
     "read its results, price and simulate the platforms, write the report."
 )
-COMMANDS = (bench, ui, results, compare, report, sweep, teardown)
+COMMANDS = (bench, ui, results, compare, report, sweep, teardown, peak)
 STORE_TOOLS = (cost, simulate)  # plain-Python commands that read the metric store
 
 

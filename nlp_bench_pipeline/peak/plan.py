@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from nlp_bench_pipeline.bench.verdict import ValidityRule
 from nlp_bench_pipeline.loadgen.scenarios import ScenarioConfig, load_scenario
 from nlp_bench_pipeline.peak.search import SearchBounds
+from nlp_bench_pipeline.store.peak import PEAK_SCENARIO
 
-PEAK_SCENARIO = "peak"
 Policy = Literal["warmed", "cold"]
 POLICIES: tuple[Policy, ...] = ("warmed", "cold")
 DEFAULT_SLO_MS = 500.0
@@ -97,9 +97,8 @@ class PeakPlan(BaseModel):
         )
 
     def search_bounds(self) -> SearchBounds:
-        start = self.start_rps or self.template().measure[0].rate
         return SearchBounds(
-            start_rps=min(max(start, self.min_rps), self.max_rps),
+            start_rps=self.start_rps or self.template().measure[0].rate,
             min_rps=self.min_rps,
             max_rps=self.max_rps,
             growth=self.growth,

@@ -70,26 +70,32 @@ class PeakOutcome:
 
 
 def run_peak(
-    target: Target,
+    targets: Sequence[Target],
     store: MetricStore,
     request: PeakRequest,
     *,
     launch: Launcher,
     progress: Progress = print,
 ) -> PeakOutcome:
-    """Every size × policy of ``request`` on ``target``; the rows are stored, then returned."""
+    """Every size × policy of ``request`` on each of ``targets``, one after another.
+
+    The invocation's rows are stored after each target (replacing what was stored of it so
+    far), so a target that fails later does not lose the searches already made.
+    """
     outcome = PeakOutcome(request.invocation_id)
-    for size in sizes_for(target.name, request.bench, request.plan):
-        refusal = host_refusal(target.name, size)
-        for policy in request.plan.policies:
-            tag = f"{target.name} {size.label} {policy}"
-            if refusal:
-                progress(f"{tag}: not run (host): {refusal}")
-                outcome.add(_not_run_row(target.name, size, policy, request, refusal), None, policy)
-                continue
-            progress(f"{tag}: searching for the peak rate at p99 <= {request.plan.slo_ms:g} ms")
-            _search(target, store, request, size, policy, outcome, launch, progress)
-    write_searches(store, request.invocation_id, outcome.searches, outcome.probes)
+    for target in targets:
+        for size in sizes_for(target.name, request.bench, request.plan):
+            refusal = host_refusal(target.name, size)
+            for policy in request.plan.policies:
+                tag = f"{target.name} {size.label} {policy}"
+                if refusal:
+                    progress(f"{tag}: not run (host): {refusal}")
+                    row = _not_run_row(target.name, size, policy, request, refusal)
+                    outcome.add(row, None, policy)
+                    continue
+                progress(f"{tag}: searching for the peak rate, p99 <= {request.plan.slo_ms:g} ms")
+                _search(target, store, request, size, policy, outcome, launch, progress)
+        write_searches(store, request.invocation_id, outcome.searches, outcome.probes)
     return outcome
 
 

@@ -9,8 +9,11 @@ The folder (``data/report`` by default; the caller passes it) holds::
     analysis.json                       the analysis, its facts and its grounding
 
 A report covers the latest complete series of every (target, scenario) of one profile — the
-newest run's, unless the caller names one. Each step reads what the one before it wrote, so
-``benchmark_report`` shows exactly the charts and the analysis their assets made.
+newest run's, unless the caller names one — and, as its headline, the newest peak-rate search of
+each target of that profile (``report.peak``). The probes of a search are runs of scenario
+``peak`` at rates the search chose; they are shown with their search, not as a scenario. Each
+step reads what the one before it wrote, so ``benchmark_report`` shows exactly the charts and
+the analysis their assets made.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from typing import Any
 from nlp_bench_pipeline.analysis import DEFAULT_MODELS
 from nlp_bench_pipeline.report.charts import WrittenChart, build_charts, read_charts, write_charts
 from nlp_bench_pipeline.report.page import render_page
+from nlp_bench_pipeline.report.peak import peak_figures
 from nlp_bench_pipeline.report.sre import SreAnalysis, analyse, fact_sections, read_analysis
 from nlp_bench_pipeline.report.sre import write_analysis as save_analysis
 from nlp_bench_pipeline.report.tables import VerdictRow, slo_rows, verdict_rows
 from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.store.peak import PEAK_SCENARIO
 from nlp_bench_pipeline.store.report_queries import (
     economics_tables,
     latest_rows,
@@ -53,9 +58,11 @@ class Scope:
 
 
 def scope(store: MetricStore, profile: str | None = None) -> Scope:
-    """The latest complete runs of ``profile`` (default: the newest run's profile)."""
+    """The latest complete runs of ``profile`` (default: the newest run's profile), peak-rate
+    probes left to the headline."""
     chosen = profile or newest_profile(store)
-    return Scope(profile=chosen, runs=report_runs(store, chosen) if chosen else [])
+    runs = report_runs(store, chosen) if chosen else []
+    return Scope(profile=chosen, runs=[r for r in runs if r["scenario"] != PEAK_SCENARIO])
 
 
 def write_charts_for(store: MetricStore, folder: Path, covered: Scope) -> list[WrittenChart]:
@@ -119,6 +126,7 @@ def write_report(
         profile=covered.profile,
         generated_at=now,
         notes=notes,
+        peak=peak_figures(store, covered.profile),
     )
     index = folder / INDEX
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ Every text the page embeds — labels, run configurations, host notes, model ids
 (an LLM's reply included) — goes through ``html.escape`` into the markup or ``script_json``
 into a script, so a value holding ``</script><img src=x onerror=…>`` shows as text.
 
-Order, most important first: the verdict per scenario, the charts, the SLO results
+Order, most important first: the headline — each target's peak rate under the p99 bound, per
+vCPU, host-limited where it was measured locally, with the simulator's projection — then the
+verdict per scenario, the charts, the SLO results
 (MLPerf-style VALID/INVALID with every reason), the analysis, then the run configuration,
 provenance (model, image, code digests) and host notes.
 """
@@ -24,6 +26,7 @@ from html import escape
 from typing import Any
 
 from nlp_bench_pipeline.report.chart import Chart
+from nlp_bench_pipeline.report.peak import PeakFigure, headlines
 from nlp_bench_pipeline.report.render import (
     CONTENT_SECURITY_POLICY,
     EMBED_SCRIPT,
@@ -61,6 +64,7 @@ figure{margin:1rem 0 2rem}figcaption{font-size:.875rem;color:var(--muted);max-wi
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.5rem;font-size:.8rem;
 max-height:24rem;overflow:auto}
 details{margin:.25rem 0}summary{cursor:pointer}td code{word-break:break-all}
+.headline{font-size:1.1rem;max-width:75ch}
 @media (max-width:600px){body{font-size:15px}main{padding:.6rem}h1{font-size:1.3rem}
 th,td{padding:.3rem .35rem}}
 """
@@ -76,6 +80,7 @@ def render_page(
     profile: str | None,
     generated_at: dt.datetime,
     notes: Sequence[str] = (),
+    peak: Sequence[PeakFigure] = (),
 ) -> str:
     """The whole report as one HTML document."""
     drawn = [chart for chart in charts if chart.drawn]
@@ -86,6 +91,7 @@ def render_page(
     body = "\n".join(
         [
             _header(runs, profile, generated_at, notes),
+            _peak_section(peak),
             _verdict_section(verdicts),
             _charts_section(charts, drawn),
             _slo_section(slo),
@@ -139,10 +145,126 @@ def _header(
 <p class="muted">{escape(facts)}</p>
 {f'<p class="small">{escape(caveat)}</p>' if caveat else ""}
 {note_html}
-<nav class="small"><a href="#verdict">Verdict</a><a href="#charts">Charts</a>
+<nav class="small"><a href="#peak">Peak rate</a>
+<a href="#verdict">Verdict</a><a href="#charts">Charts</a>
 <a href="#slo">SLO results</a><a href="#analysis">Analysis</a>
 <a href="#configuration">Configuration</a><a href="#provenance">Provenance</a>
 <a href="#host">Host</a></nav></header>"""
+
+
+def _peak_section(figures: Sequence[PeakFigure]) -> str:
+    if not figures:
+        return (
+            '<section id="peak"><h2>Peak rate under the SLO</h2><p class="small muted">No '
+            "peak-rate search of this profile in the store yet: <code>nlp-bench peak</code> "
+            "(or the <code>peak</code> job) finds it.</p></section>"
+        )
+    sentences = "".join(f'<p class="headline">{_peak_sentence(f)}</p>' for f in headlines(figures))
+    rows = "".join(_peak_row(f) for f in figures)
+    details = "".join(_peak_details(f) for f in figures)
+    first = figures[0].measured
+    return f"""<section id="peak"><h2>Peak rate under the SLO</h2>
+{sentences}
+<div class="scroll"><table id="peak-table"><thead><tr><th>target</th><th>size</th>
+<th>policy</th><th class="num">p99 bound</th><th class="num">peak</th>
+<th class="num">per vCPU</th><th>result</th><th>label</th><th class="num">projected</th>
+<th class="num">projected per vCPU</th></tr></thead><tbody>{rows}</tbody></table></div>
+{details}
+<p class="small muted">As MLPerf LoadGen's FindPeakPerformance: a probe at a starting rate, the
+rate doubled until a probe is INVALID, then bisected; the peak is the highest VALID rate probed
+below the lowest INVALID one. Each probe is a run of scenario <code>peak</code> of at least
+{first.get("min_duration_s") or 0:g} s and {first.get("min_requests") or 0:,} requests, VALID when
+its p99 from the intended send time over every request — failures and drops count as misses — is
+within the bound (the SLO results' own verdict). Warmed: the capacity the rate needs is ready
+before the load; cold: scale-out happens inside the probe. A bound in italics is judged on the
+rates another bound's search chose. Projected: the scale simulator, AWS's rules, the same
+configuration, service times calibrated from the probes.</p></section>"""
+
+
+def _peak_sentence(figure: PeakFigure) -> str:
+    measured = figure.measured
+    where = f"{escape(figure.size)}, {escape(figure.policy)}"
+    bound = _ms(figure.bound_ms)
+    if measured.get("peak_rps") is None:
+        text = (
+            f"<strong>{escape(figure.target)}</strong> held p99 ≤ {bound} at no probed rate "
+            f"({where}): {escape(str(measured.get('reason') or ''))}"
+        )
+    else:
+        text = (
+            f"<strong>{escape(figure.target)}</strong> holds "
+            f"<strong>{_rps(measured['peak_rps'])}</strong>{_per_vcpu(measured)} with p99 ≤ "
+            f"{bound} ({where})"
+        )
+    if measured.get("host_limited"):
+        text += ' — <span class="missed">host-limited</span>'
+    projected = figure.simulated
+    if projected is not None and projected.get("peak_rps") is not None:
+        text += (
+            f"; projected under AWS's rules: {_rps(projected['peak_rps'])}{_per_vcpu(projected)}"
+        )
+    elif projected is not None:
+        text += "; the projection under AWS's rules holds it at no probed rate either"
+    return text + "."
+
+
+def _peak_row(figure: PeakFigure) -> str:
+    measured, projected = figure.measured, figure.simulated or {}
+    bound = _ms(figure.bound_ms) if figure.searched else f"<em>{_ms(figure.bound_ms)}</em>"
+    label = (
+        '<span class="missed">host-limited</span>' if measured.get("host_limited") else "platform"
+    )
+    return (
+        f"<tr><td>{escape(figure.target)}</td><td>{escape(figure.size)}</td>"
+        f'<td>{escape(figure.policy)}</td><td class="num">{bound}</td>'
+        f'<td class="num">{_rps(measured.get("peak_rps"))}</td>'
+        f'<td class="num">{_rps(measured.get("per_vcpu_rps"))}</td>'
+        f"<td>{escape(str(measured.get('status')))}</td><td>{label}</td>"
+        f'<td class="num">{_rps(projected.get("peak_rps"))}</td>'
+        f'<td class="num">{_rps(projected.get("per_vcpu_rps"))}</td></tr>'
+    )
+
+
+def _peak_details(figure: PeakFigure) -> str:
+    measured = figure.measured
+    reasons = "".join(
+        f"<li>host-limited: {escape(str(r))}</li>"
+        for r in measured.get("host_limited_reasons") or []
+    )
+    projection = (
+        f"<li>projection: {escape(str(figure.simulated.get('reason')))}</li>"
+        if figure.simulated is not None
+        else ""
+    )
+    probes = "".join(
+        f'<tr><td class="num">{p["probe"] + 1}</td><td>{escape(str(p["step"]))}</td>'
+        f'<td class="num">{_rps(p["rate_rps"])}</td>'
+        f'<td><span class="{"met" if p["verdict"] == "VALID" else "missed"}">'
+        f"{escape(str(p['verdict']))}</span></td><td>{escape(str(p['reason']))}</td>"
+        f'<td class="num">{_ms(p.get("p99_corrected_ms"))}</td>'
+        f'<td class="num">{_share(p.get("failed_share"))}</td>'
+        f"<td><code>{escape(str(p.get('run_id') or '–'))}</code></td></tr>"
+        for p in figure.probes
+    )
+    summary = (
+        f"{figure.target} · {figure.size} · {figure.policy} · p99 ≤ {_ms(figure.bound_ms)}: "
+        f"{len(figure.probes)} probes"
+    )
+    return f"""<details><summary>{escape(summary)}</summary>
+<ul class="small"><li>{escape(str(measured.get("reason")))}</li>{reasons}{projection}</ul>
+<div class="scroll"><table><thead><tr><th class="num">#</th><th>step</th><th class="num">rate</th>
+<th>result</th><th>why</th><th class="num">p99</th><th class="num">failed</th><th>run</th></tr>
+</thead><tbody>{probes}</tbody></table></div></details>"""
+
+
+def _per_vcpu(row: Mapping[str, Any]) -> str:
+    if row.get("per_vcpu_rps") is None:
+        return ""
+    return f" ({_rps(row['per_vcpu_rps'])} per vCPU, {row['vcpus']:g} vCPU)"
+
+
+def _rps(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g} req/s"
 
 
 def _verdict_section(rows: Sequence[VerdictRow]) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.economics import Table, _decoded, read_computation, write_many
 
+# The scenario every probe runs as: its runs are ordinary runs of this scenario.
+PEAK_SCENARIO = "peak"
 PEAK_SEARCHES = Table(
     "peak_searches",
     "invocation_id",

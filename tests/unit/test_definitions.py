@@ -23,6 +23,7 @@ ASSETS = {
     "benchmark_report",
     "sre_analysis",
     "live_comparison",
+    "peak_rate",
 }
 
 
@@ -37,7 +38,7 @@ def test_every_asset_is_defined_with_group_kinds_version_and_description(reposit
     assert keys == ASSETS
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in {"build", "deploy", "bench", "metrics", "economics", "report"}
+        assert node.group_name in {"build", "deploy", "bench", "metrics", "economics", "report", "peak"}
         assert node.code_version, key
         assert node.kinds, key
         assert node.description, key
@@ -73,7 +74,7 @@ def test_checks_guard_each_cell_and_only_row_counts_block(repository) -> None:
 
 def test_jobs_schedule_and_sensor_are_registered(repository) -> None:
     jobs = {job.name for job in repository.get_all_jobs()}
-    assert {"build", "deploy", "benchmark_cell", "summaries"} <= jobs
+    assert {"build", "deploy", "benchmark_cell", "summaries", "peak"} <= jobs
     assert [s.name for s in repository.schedule_defs] == ["nightly_full_benchmark"]
     assert sorted(s.name for s in repository.sensor_defs) == [
         "digest_change_sensor",
@@ -83,7 +84,7 @@ def test_jobs_schedule_and_sensor_are_registered(repository) -> None:
 
 def test_platform_assets_share_one_pool(repository) -> None:
     graph = repository.asset_graph
-    for name in ("deployment", "load_test_run"):
+    for name in ("deployment", "load_test_run", "peak_rate"):
         assets_def = graph.get(dg.AssetKey(name)).assets_def
         assert {op.pool for op in assets_def.node_def.iterate_op_defs()} == {"nlp_bench_platform"}
 
