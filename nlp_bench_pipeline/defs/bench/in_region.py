@@ -22,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 import kubernetes
+from botocore.exceptions import BotoCoreError, ClientError
 from dagster_k8s import PipesK8sClient
 from dagster_k8s.client import DagsterK8sError
 from pydantic import Field, ValidationError
@@ -42,6 +43,7 @@ from nlp_bench_pipeline.loadgen.in_region import (
 from nlp_bench_pipeline.loadgen.launch import summaries_from_messages
 from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
 from nlp_bench_pipeline.loadgen.s3_run_dir import s3_uri
+from nlp_bench_pipeline.targets.aws.terraform import TerraformError
 from nlp_bench_pipeline.targets.aws_eks.access import describe_cluster
 from nlp_bench_pipeline.targets.aws_eks.kube import KubeApi
 from nlp_bench_pipeline.targets.aws_eks.kubeconfig import write_kubeconfig
@@ -101,16 +103,29 @@ class InRegionLoadResource(dg.ConfigurableResource):
     def launcher(
         self, context: dg.AssetExecutionContext, aws: AwsConfig, *, work_dir: Path
     ) -> Launcher:
-        """The in-region launcher for this run, with the AWS resource's credentials."""
+        """The in-region launcher for this run, with the AWS resource's credentials.
+
+        What it cannot reach — the Terraform outputs, the cluster — fails the cell in one line.
+        """
         options = aws.options()
         terraform = options.terraform()
-        outputs = terraform.outputs() if terraform is not None and terraform.available() else {}
+        try:
+            readable = terraform is not None and terraform.available()
+            outputs = terraform.outputs() if terraform is not None and readable else {}
+        except TerraformError as exc:
+            raise dg.Failure(f"in-region load: reading the Terraform outputs: {exc}") from None
         load = self.resolve(region=options.region, terraform_outputs=outputs)
         clients = options.clients()
         kubeconfig = Path(self.kubeconfig) if self.kubeconfig else None
         if kubeconfig is None:
+            try:
+                access = describe_cluster(clients, load.cluster_name)
+            except (BotoCoreError, ClientError, RuntimeError) as exc:
+                raise dg.Failure(
+                    f"in-region load: cluster {load.cluster_name} in {load.region}: {exc}"
+                ) from None
             kubeconfig = write_kubeconfig(
-                describe_cluster(clients, load.cluster_name),
+                access,
                 work_dir / "kubeconfig" / f"{load.cluster_name}.yaml",
                 region=load.region,
                 profile=options.profile,
