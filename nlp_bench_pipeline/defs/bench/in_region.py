@@ -109,9 +109,10 @@ class InRegionLoadResource(dg.ConfigurableResource):
         """
         options = aws.options()
         terraform = options.terraform()
+        outputs: dict[str, Any] = {}
         try:
-            readable = terraform is not None and terraform.available()
-            outputs = terraform.outputs() if terraform is not None and readable else {}
+            if terraform is not None and terraform.available():
+                outputs = terraform.outputs()
         except TerraformError as exc:
             raise dg.Failure(f"in-region load: reading the Terraform outputs: {exc}") from None
         load = self.resolve(region=options.region, terraform_outputs=outputs)
