@@ -47,6 +47,7 @@ from nlp_bench_pipeline.targets.command_line import (
 from nlp_bench_pipeline.targets.console import PlatformConsole, lambda_lines
 from nlp_bench_pipeline.targets.events import subscribed
 from nlp_bench_pipeline.targets.local_lambda.config import LocalLambdaConfig, preset
+from nlp_bench_pipeline.targets.local_lambda.pool import InitAheadFailed
 from nlp_bench_pipeline.targets.local_lambda.target import LocalLambdaTarget
 
 PROG = "python -m nlp_bench_pipeline.targets.local_lambda"
@@ -87,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             threading.Event().wait()
     except KeyboardInterrupt:
         console.note("stopped; every runtime process is gone")
+    except InitAheadFailed as exc:  # a zygote or provisioned environment could not initialise
+        summary = " ".join(str(exc).split("\n", 1)[0].split())
+        print(f"local-lambda: {summary} (runtime logs: {target.work_dir})", file=sys.stderr)
+        return 1
     except ValueError as exc:  # a limit only the host's capacity decides (resolve_limits)
         parser.error(f"--set: {exc}")
     except OSError as exc:

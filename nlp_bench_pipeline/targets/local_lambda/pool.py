@@ -71,6 +71,10 @@ class Throttled(Exception):
         self.reason = reason
 
 
+class InitAheadFailed(RuntimeError):
+    """An init the deployment runs before any request (zygote, provisioned) failed: no deploy."""
+
+
 class ExecutionEnvironmentPool:
     """Routes invokes to execution environments and runs their lifecycle."""
 
@@ -108,7 +112,7 @@ class ExecutionEnvironmentPool:
         try:
             await self._launcher.start(self.limits.provisioned_init_timeout_s)
         except LaunchFailed as failed:
-            raise RuntimeError(
+            raise InitAheadFailed(
                 f"the zygote failed to initialise: {failed.failure.error_type}: "
                 f"{failed.failure.message}"
             ) from None
@@ -120,7 +124,7 @@ class ExecutionEnvironmentPool:
         for env, failure in zip(provisioned, failures, strict=True):
             if failure is not None:
                 tail = env.runtime.process.log_tail() if env.runtime and env.runtime.process else ""
-                raise RuntimeError(
+                raise InitAheadFailed(
                     f"provisioned environment {env.environment_id} failed to initialise: "
                     f"{failure.error_type}: {failure.message}\n{tail}"
                 )
