@@ -64,6 +64,7 @@ def main(argv: list[str]) -> NoReturn:
             failure = (UNSAFE_FORK, "; ".join(hazards))
     if failure is not None:
         channel.send({"event": "init_error", "error_type": failure[0], "message": failure[1]})
+        _flush_output()
         os._exit(1)
     _serve(channel, handler)
 
@@ -206,6 +207,7 @@ def _serve(channel: _Channel, handler: str) -> NoReturn:
         if channel.sock in readable:
             orders = channel.receive()
             if orders is None:  # the pool is gone: so are we (the forks follow, by death signal)
+                _flush_output()
                 os._exit(0)
             for order in orders:
                 if _native_threads() > threads and (hazards := fork_hazards()):
