@@ -9,7 +9,9 @@ leaves Locust sending. Should this process die without unwinding (SIGKILL), Locu
 SIGTERM from the kernel (a parent-death signal) and stops its workers itself.
 
 Locust gets the plan's path and what a process needs (``PROCESS_ESSENTIALS``), nothing else of
-this process's environment: no credentials, no Dagster Pipes variables. Every listener it opens
+this process's environment: no credentials, no Dagster Pipes variables — except, for a plan that
+signs its requests with SigV4 or invokes Lambda directly, boto3's credential chain
+(``launch.aws_credentials_for``). Every listener it opens
 is on 127.0.0.1 unless the spread flags bind the master elsewhere (``--expect-workers`` with
 ``--master-bind-host``): with ``--processes N`` Locust's own default would be every interface.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from nlp_bench_pipeline.core.processes import PROCESS_ESSENTIALS, ChildProcess
 from nlp_bench_pipeline.core.runs import RunSummary
+from nlp_bench_pipeline.loadgen.launch import aws_credentials_for
 from nlp_bench_pipeline.loadgen.repetition import (
     LOCUST_LOG_FILE,
     PLAN_ENV,
@@ -166,7 +169,7 @@ def supervise(
         owner=f"loadgen-{plan.run_id}",
         env=locust_env(plan.run_dir / PLAN_FILE),
         log_dir=plan.run_dir,
-        inherit_env=PROCESS_ESSENTIALS,
+        inherit_env=PROCESS_ESSENTIALS | aws_credentials_for(plan),
         die_with_parent=signal.SIGTERM,
     )
     started = time.monotonic()

@@ -17,7 +17,11 @@ import dagster as dg
 import psutil
 import pytest
 
-from nlp_bench_pipeline.loadgen.launch import loadgen_launch, summaries_from_messages
+from nlp_bench_pipeline.loadgen.launch import (
+    loadgen_launch,
+    run_in_subprocess,
+    summaries_from_messages,
+)
 from nlp_bench_pipeline.loadgen.loopback import serve
 from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
 from nlp_bench_pipeline.loadgen.scenarios import load_scenario
@@ -31,6 +35,8 @@ CANARIES = {
     "GROQ_API_KEY": "gsk_canary_4b5c6d7e",
     "HF_TOKEN": "hf_canary_8f9e0d",
 }
+# What a run signing with SigV4 needs of them: static keys of the operator (CI's OIDC sets these).
+AWS_KEYS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 SHAPE = {"warmup": [{"duration_s": 1, "rate": 2}], "measure": [{"duration_s": 4, "rate": 4}]}
 
 
@@ -86,21 +92,26 @@ def load_asset(plan: RepetitionPlan) -> dg.AssetsDefinition:
     return load
 
 
+def loopback_plan(tmp_path: Path, url: str) -> RepetitionPlan:
+    (plan,) = RepetitionPlan.resolve(
+        load_scenario("warm_steady", "smoke", overrides=SHAPE),
+        series_id="canary",
+        target="loopback",
+        work_dir=tmp_path,
+    )
+    return plan.aimed_at(url)
+
+
 def test_no_canary_reaches_the_runner_or_locust_started_through_dagster_pipes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in CANARIES.items():
         monkeypatch.setenv(name, value)
     with serve(tmp_path / "logs") as url:
-        (plan,) = RepetitionPlan.resolve(
-            load_scenario("warm_steady", "smoke", overrides=SHAPE),
-            series_id="canary",
-            target="loopback",
-            work_dir=tmp_path,
-        )
+        plan = loopback_plan(tmp_path, url)
         with EnvironmentWatch(plan.run_dir / "plan.json") as watch:
             result = dg.materialize(
-                [load_asset(plan.aimed_at(url))], resources={"pipes": dg.PipesSubprocessClient()}
+                [load_asset(plan)], resources={"pipes": dg.PipesSubprocessClient()}
             )
     assert result.success
     (materialization,) = result.asset_materializations_for_node("loopback_load")
@@ -113,3 +124,23 @@ def test_no_canary_reaches_the_runner_or_locust_started_through_dagster_pipes(
     assert {"DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES"} <= set(watch.runner)
     assert watch.runner["PYTHONUNBUFFERED"] == "1"
     assert not any(name.startswith("DAGSTER_PIPES_") for env in watch.locust for name in env)
+
+
+def test_a_run_signing_for_aws_gets_the_credential_chain_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in CANARIES.items():
+        if name != "AWS_PROFILE":  # a profile that does not exist would stop boto3's chain
+            monkeypatch.setenv(name, value)
+    with serve(tmp_path / "logs") as url:
+        plan = loopback_plan(tmp_path, url).model_copy(
+            update={"auth": {"authorization": "AWS_IAM", "region": "eu-west-1"}}
+        )
+        with EnvironmentWatch(plan.run_dir / "plan.json") as watch:
+            summary = run_in_subprocess(plan, timeout_s=120)
+    assert summary.ok == summary.scheduled  # every request signed with the keys and sent
+    assert watch.locust, "Locust was never seen running"
+    for seen in [watch.runner, *watch.locust]:
+        assert {name: seen.get(name) for name in AWS_KEYS} == {n: CANARIES[n] for n in AWS_KEYS}
+        assert "GROQ_API_KEY" not in seen
+        assert "HF_TOKEN" not in seen
