@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from nlp_bench_pipeline.core.processes import python_command
 from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
 from nlp_bench_pipeline.loadgen.s3_run_dir import parse_s3_uri, s3_uri, upload_run_dir
@@ -65,11 +67,7 @@ def main(argv: Sequence[str], environ: Mapping[str, str], *, s3: Any = None) -> 
     code = run_runner(path, {k: v for k, v in environ.items() if k != PLAN_JSON_ENV})
     where = s3_uri(bucket, prefix)
     try:
-        if s3 is None:
-            import boto3  # only here: the runner's own process need not load it
-
-            s3 = boto3.client("s3")
-        keys = upload_run_dir(s3, bucket, prefix, plan.run_dir)
+        keys = upload_run_dir(s3 or boto3.client("s3"), bucket, prefix, plan.run_dir)
     except Exception as exc:  # any failure to store the rows fails the pod, in one line
         print(f"in_pod: uploading {plan.run_dir} to {where} failed: {exc}", file=sys.stderr)
         return EXIT_UPLOAD_FAILED
