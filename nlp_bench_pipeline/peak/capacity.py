@@ -15,7 +15,7 @@ peak (``run_summary.host_limited_share``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +95,7 @@ def capacity_figures(
     size: Size,
     deployment: Mapping[str, Any] | None,
     peak_rps: float | None,
+    probes: Sequence[ProbeOutcome],
     bounding: ProbeOutcome | None,
 ) -> dict[str, Any]:
     """``configured_vcpus``, ``host_cores``, ``vcpus``, ``per_vcpu_rps`` and the host-limited
@@ -105,6 +106,7 @@ def capacity_figures(
     configured = configured_vcpus(target, size, details)
     vcpus = min(configured, host_cores) if configured and host_cores else configured
     reasons = host_limited_reasons(target, details, configured, host_cores, bounding)
+    reasons += warming_shortfalls(probes)
     return {
         "configured_vcpus": configured,
         "host_cores": host_cores,
@@ -151,6 +153,20 @@ def host_limited_reasons(
             "met a host limit"
         )
     return reasons
+
+
+def warming_shortfalls(probes: Sequence[ProbeOutcome]) -> list[str]:
+    """Probes whose warming did not open every environment their rate needed (the warming's
+    record, ``benchmark_runs.host.warming``): on a busy host inits queue for its init slots."""
+    short = []
+    for probe in probes:
+        warming = probe.figures.get("warming") or {}
+        wanted, warm = warming.get("environments_wanted"), warming.get("environments_warm")
+        if wanted and warm is not None and warm < wanted:
+            short.append(f"{warm} of {wanted} at {probe.rate_rps:.3g} req/s")
+    if not short:
+        return []
+    return [f"warming opened fewer environments than the rate needed: {'; '.join(short)}"]
 
 
 def _vcpu(value: float | None) -> str:

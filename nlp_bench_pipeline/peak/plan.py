@@ -140,7 +140,14 @@ def _measure_s(scenario: ScenarioConfig) -> float:
 
 PROFILE_DEFAULTS: dict[str, dict[str, object]] = {
     "smoke": {"min_requests": 30, "tolerance": 0.3, "max_probes": 4, "max_rps": 64.0},
-    "quick": {"min_requests": 100, "tolerance": 0.2, "max_probes": 5, "max_rps": 64.0},
+    # quick's floor keeps a host that passes no rate to three probes (6, 3, 1.5 req/s).
+    "quick": {
+        "min_requests": 100,
+        "tolerance": 0.2,
+        "max_probes": 5,
+        "min_rps": 1.5,
+        "max_rps": 64.0,
+    },
     "full": {
         "policies": POLICIES,
         "memory_sizes_mb": (1024, 1769, 3008),

@@ -7,9 +7,10 @@ calibrated from the search's own probe runs, so the projection answers "what wou
 configuration — this memory size and concurrency limit, these pods — hold on AWS, at the service
 time measured here?". Its probes are simulated periods of steady Poisson traffic as long as the
 measured probes (the same rule), judged by the same ``bench.verdict.judge_run`` and searched by
-the same ``find_peak``. The warmed policy starts each period in steady state (the warm
-environments or pods the rate keeps busy); the cold policy from none warm (Lambda) or the
-minimum replicas (EKS).
+the same ``find_peak``. The warmed policy starts each period with the configuration's whole
+capacity warm — every environment its concurrency limit allows, every replica ready — as the
+measured warming prepares the capacity a rate needs within that limit; the cold policy from no
+warm environment (Lambda) or the minimum replicas (EKS).
 
 The calibration's service times carry the host's contention (docs/simulator.md says so): the
 projection removes the host's *limits*, not its slowness.
@@ -91,14 +92,15 @@ class SimulatedProbes:
     def _simulate(self, traffic: Traffic) -> SimulationResult:
         common = {"catalog": self.catalog, "seed": self.seed, "slo_ms": self.bound_ms}
         if self.lambda_style:
-            knobs = {"memory_mb": self.size.memory_mb or 1769}
+            knobs: dict[str, Any] = {"memory_mb": self.size.memory_mb or 1769}
             if self.concurrency_limit:
                 knobs["concurrency_limit"] = self.concurrency_limit
-            settings = (
-                lambda_settings_for(traffic, self.calibration, **knobs)
-                if self.policy == "warmed"
-                else LambdaSettings(**knobs)
-            )
+            if self.policy == "cold":
+                settings = LambdaSettings(**knobs)
+            elif self.concurrency_limit:  # every environment the limit allows, warm
+                settings = LambdaSettings(**knobs, warm_at_start=self.concurrency_limit)
+            else:
+                settings = lambda_settings_for(traffic, self.calibration, **knobs)
             self.last_settings = settings_dict(settings)
             return simulate_lambda(traffic, settings, self.calibration, **common)
         replicas = self.size.replicas or 1

@@ -139,7 +139,7 @@ def _search(
         )
         common = _common(target.name, size, policy, request, bound, judged)
         capacity = capacity_figures(
-            target.name, size, deployment, judged.peak_rps, _bounding(judged)
+            target.name, size, deployment, judged.peak_rps, judged.probes, _bounding(judged)
         )
         outcome.add(
             {
