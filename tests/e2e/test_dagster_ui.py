@@ -64,7 +64,9 @@ CHROMIUM_FLAGS = (
     "--window-size=1920,1200",
 )
 
-MATERIALISED = ("model_artifact", "service_image", "comparison_charts")
+MATERIALISED = ("model_artifact", "service_image", "comparison_charts", "run_summary")
+# One benchmark cell for real (smoke profile, tiny model): its figures as numeric metadata.
+CELL = "warm_steady|local-k8s"
 ASSETS = (
     *MATERIALISED,
     "deployment",
@@ -155,6 +157,20 @@ def ui_url(dagster_home: Path, owner: str) -> Iterator[str]:
         teardown.callback(ui.stop, grace_s=STOP_GRACE_S)
         url = f"http://127.0.0.1:{port}"
         wait_for_materialisation(materialise)
+        cell = ChildProcess.start(
+            "materialize-cell",
+            python_command(
+                *("-m", "dagster", "asset", "materialize", "-m", "nlp_bench_pipeline.definitions"),
+                *("--select", "load_test_run", "--partition", CELL),
+                *("--config-json", json.dumps(IN_PROCESS_RUN)),
+            ),
+            owner=owner,
+            env={"NLP_BENCH_PROFILE": "smoke"},
+            log_dir=logs,
+            cwd=ROOT,
+        )
+        teardown.callback(cell.stop)
+        wait_for_materialisation(cell)
         wait_for_webserver(ui, url)
         yield url
 
@@ -370,3 +386,42 @@ def test_comparison_charts_page_shows_a_chart_image(browser: webdriver.Chrome, u
         WebDriverWait(browser, PAGE_TIMEOUT_S).until(
             lambda d: d.execute_script("return arguments[0].naturalWidth", image) > 0
         )
+
+
+def test_run_summary_page_shows_a_typed_table_with_a_profile_and_formatted_values(
+    browser: webdriver.Chrome, ui_url: str
+) -> None:
+    table = recorded_metadata("run_summary")["summary"]
+    columns = {column.name: column.type for column in table.schema.columns}
+    assert columns["profile"] == "string"
+    assert columns["p99 ms"] == "float"
+    assert columns["runs"] == "int"
+    assert columns["failed"] == "string"  # a share, shown as a percentage
+    records = [record.data for record in table.records]
+    assert {record["profile"] for record in records} == {"quick"}
+    assert all(record["p50 ms"] == round(record["p50 ms"], 1) for record in records)
+    assert all(record["failed"].endswith(" %") for record in records)
+    shown = records[0]
+    browser.get(f"{ui_url}/assets/run_summary")
+    with screenshot(browser, "run_summary"):
+        show(browser, visible(browser, "//*[normalize-space(text())='p99 ±95% ms']"))
+        visible(browser, f"//*[normalize-space(text())='{shown['failed']}']")
+        visible(browser, "//*[normalize-space(text())='quick']")
+
+
+def test_load_test_run_plots_its_numeric_figures_per_partition(
+    browser: webdriver.Chrome, ui_url: str
+) -> None:
+    recorded = recorded_metadata("load_test_run")
+    assert recorded["profile"] == "smoke"
+    for figure in ("p50_ms", "throughput_rps", "offered_rps", "failed_share"):
+        assert isinstance(recorded[figure], float), figure
+    browser.get(f"{ui_url}/assets/load_test_run")
+    with screenshot(browser, "load_test_run-plots"):
+        # The overview's Metadata section has a Table | Plots toggle: Plots draws every numeric
+        # entry by partition (or by event).
+        plots = visible(browser, "//button[normalize-space()='Plots']")
+        show(browser, plots)
+        plots.click()
+        show(browser, visible(browser, "//*[normalize-space(text())='p50_ms']"))
+        visible(browser, "//canvas")
