@@ -1,8 +1,10 @@
 """The Dagster UI as a person sees it: the asset graph and a materialised asset's metadata.
 
-Everything is real: two assets materialised by ``dagster asset materialize`` into a temporary
-``DAGSTER_HOME``, ``nlp-bench ui`` (``dagster dev``) on a free loopback port, and headless
-Chromium driven by chromedriver. Screenshots land in ``test-artifacts/dagster-ui/``.
+Everything is real: assets materialised by ``dagster asset materialize`` into a temporary
+``DAGSTER_HOME`` (the summaries and charts from hand-made runs, and one benchmark cell run for
+real with the smoke profile and the tiny model), ``nlp-bench ui`` (``dagster dev``) on a free
+loopback port, and headless Chromium driven by chromedriver. Screenshots land in
+``test-artifacts/dagster-ui/``.
 """
 
 from __future__ import annotations
