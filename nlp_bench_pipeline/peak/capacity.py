@@ -54,7 +54,7 @@ def sizes_for(target: str, bench: BenchmarkPlan, plan: PeakPlan) -> list[Size]:
     replicas = bench.max_replicas
     return [
         Size(
-            f"{c:g} CPU x {replicas} pods",
+            f"{c:g} CPU x {replicas} pod{'s' if replicas != 1 else ''}",
             f"cpu{c:g}x{replicas}".replace(".", "p"),
             pod_cpu=c,
             replicas=replicas,

@@ -57,6 +57,7 @@ class PeakConfig(dg.Config):
     policies: list[str] = Field([], description="warmed, cold; empty: the profile's")
     memory_sizes_mb: list[int] = Field([], description="Lambda sizes; empty: the profile's")
     pod_cpus: list[float] = Field([], description="pod CPUs; empty: the profile's")
+    max_probes: int | None = Field(None, ge=1, le=100, description="null: the profile's")
     projection: bool = Field(True, description="project each search with the simulator")
 
 
@@ -91,6 +92,7 @@ def peak_rate(
             policies=tuple(config.policies),
             memory_sizes_mb=tuple(config.memory_sizes_mb),
             pod_cpus=tuple(config.pod_cpus),
+            max_probes=config.max_probes,
         ).model_copy(update={"also_slo_ms": tuple(config.also_slo_ms)})
     except ValueError as exc:
         raise dg.Failure(str(exc)) from exc
