@@ -6,6 +6,12 @@ with ``run --host … --scenario …``, which resolves the plans here. It import
 ``dagster_pipes`` of Dagster (``reporting.py``); Locust runs as a supervised child
 (``locust_process.py``).
 
+A person's run is checked before it starts (nothing listening at ``--host`` is one line, exit 1)
+and judged when it ends: the end-of-run table comes from the run's own rows through the store's
+``run_summary`` (``run_figures``), not one success is exit 1, a crossed ``--fail-on`` threshold
+exit 99. A parent's run (``--plan``, Pipes or not) keeps failed requests as data: it exits 0
+unless its rows are inconsistent.
+
 A run or a worker stops when its parent process exits (a killed pipeline): the parent's exit
 becomes SIGTERM here, which unwinds the run and kills Locust's process group, so nothing goes on
 sending to a platform nobody measures. While the parent lives nothing changes: every scheduled
@@ -316,7 +322,9 @@ def run_plans(plans: list[RepetitionPlan], args: argparse.Namespace, reporter: R
         figures, errors = (
             run_figures(summary, plan, args.db) if reporter.standalone or args.db else (None, [])
         )
-        failures = judge(summary, figures, errors, args.fail_on) if reporter.standalone else []
+        # A person's run fails on what they asked; a parent's (--plan) keeps failures as data.
+        by_a_person = reporter.standalone and args.plan is None
+        failures = judge(summary, figures, errors, args.fail_on) if by_a_person else []
         reporter.finished(RunResult(summary, figures, errors, [f for _, f in failures]))
         codes += [code for code, _ in failures]
         if summary.consistent is False:
