@@ -130,7 +130,7 @@ def _search(
     for bound in plan.bounds:
         judged = (
             result
-            if bound == plan.slo_ms
+            if bound == plan.slo_ms or result.status == "failed"
             else bracket(
                 measured.judged_at(bound),
                 bounds,

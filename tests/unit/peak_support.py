@@ -38,6 +38,9 @@ class ScriptedTarget(DeployedContext):
 
     def deploy(self, spec: DeploymentSpec) -> Deployment:
         self.specs.append(spec)
+        return self._deployment(spec)
+
+    def _deployment(self, spec: DeploymentSpec) -> Deployment:
         details = LAMBDA_DETAILS if self.name.endswith("lambda") else K8S_DETAILS
         return Deployment(deployment_id="d", endpoint=self.endpoint, target=self.name, spec=spec,
                           started_at=utcnow(), details=details)  # fmt: skip
@@ -46,7 +49,7 @@ class ScriptedTarget(DeployedContext):
         pass
 
     def wait_ready(self, timeout_s: float = 300.0) -> Deployment:
-        return self.deploy(self.specs[-1])
+        return self._deployment(self.specs[-1])
 
     def events(self, since: datetime | None = None) -> list[PlatformEvent]:
         return []

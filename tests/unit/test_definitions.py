@@ -38,7 +38,8 @@ def test_every_asset_is_defined_with_group_kinds_version_and_description(reposit
     assert keys == ASSETS
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name in {"build", "deploy", "bench", "metrics", "economics", "report", "peak"}
+        groups = {"build", "deploy", "bench", "metrics", "economics", "report", "peak"}
+        assert node.group_name in groups
         assert node.code_version, key
         assert node.kinds, key
         assert node.description, key

@@ -113,7 +113,7 @@ def test_the_cold_policy_warms_nothing_and_starts_from_the_platforms_minimum(
         cold = probes(target, store, tmp_path, launcher, policy="cold")
         warmed(6.0, "start")
         outcome = cold(6.0, "start")
-    assert [(s.min_replicas, s.max_replicas) for s in target.specs[::2]] == [(2, 2), (1, 2)]
+    assert [(s.min_replicas, s.max_replicas) for s in target.specs] == [(2, 2), (1, 2)]
     plan = launcher.plans[-1]
     assert plan.scenario.warm_capacity == "none"
     assert plan.schedule().count("warmup") == 1
@@ -178,3 +178,37 @@ def test_a_retried_invocation_replaces_its_rows_and_the_latest_view_follows_the_
     assert latest == [{"invocation_id": "inv-b"}]
     probes_latest = store.query("SELECT count(*) AS n FROM latest_peak_probes").to_pylist()
     assert probes_latest == [{"n": 4}]  # 2 probes × the 500 and 130 ms rows
+
+
+class BrokenAfter(ScriptedTarget):
+    """Deploys ``good`` times, then the platform refuses (as a pod that never becomes ready)."""
+
+    def __init__(self, endpoint: str, good: int) -> None:
+        super().__init__("local-k8s", endpoint)
+        self.good = good
+
+    def deploy(self, spec):
+        if len(self.specs) >= self.good:
+            raise RuntimeError("no pod became ready within 120 s")
+        return super().deploy(spec)
+
+
+def test_a_probe_whose_platform_fails_ends_the_search_stored_as_failed(store, tmp_path) -> None:
+    request = PeakRequest(
+        bench=BENCH, plan=PeakPlan.for_profile("quick"), invocation_id="inv-f",
+        provenance=Provenance(), work_dir=tmp_path / "w", catalog=load_catalog(),
+    )  # fmt: skip
+    with predict_stub() as url:
+        target = BrokenAfter(url, good=2)
+        outcome = run_peak([target], store, request, launch=ScriptedLauncher(),
+                           progress=lambda _: None)  # fmt: skip
+    measured = [s for s in outcome.searches if s["method"] == "measured"]
+    assert {s["status"] for s in measured} == {"failed"}
+    assert {s["slo_p99_ms"] for s in measured} == {500.0, 130.0}
+    assert "no pod became ready within 120 s" in measured[0]["reason"]
+    assert "rates probed: 6, 12" in measured[0]["reason"]
+    failed_runs = store.query(
+        "SELECT run_id FROM benchmark_runs WHERE status = 'failed' AND scenario = 'peak'"
+    ).to_pylist()
+    assert len(failed_runs) == 1  # the probe that could not deploy, with its error
+    assert len(latest_searches(store, "quick")) == len(outcome.searches)

@@ -72,7 +72,9 @@ class PeakConfig(dg.Config):
     "finds it: per size and warming policy, each probe an ordinary run of scenario 'peak' "
     "judged VALID or INVALID with its reasons; per-vCPU capacity and the host-limited label on "
     "local targets, the simulator's projection under AWS's rules, MLPerf's 130 ms bound judged "
-    "on the same probes. Tables peak_searches and peak_probes.",
+    "on the same probes. Tables peak_searches and peak_probes. Look at "
+    "`<target>_<policy>_peak_rps`, the `searches` table (status, peak, per vCPU, host-limited, "
+    "reason per size, policy and bound) and the `probes` table (each rate's verdict and why).",
 )
 def peak_rate(
     context: dg.AssetExecutionContext,
