@@ -13,6 +13,7 @@ BENCHMARKS = {
     "service": "benchmarks.service",
     "inference": "benchmarks.inference",
     "local_lambda": "benchmarks.local_lambda",
+    "cold_start": "benchmarks.cold_start",
     "local_k8s": "benchmarks.local_k8s",
     "loadgen": "benchmarks.loadgen",
     "simulator": "benchmarks.simulator",
