@@ -43,7 +43,8 @@ class PlatformConsole:
     Lines recorded before the deployment's log folder exists are kept and written to the file
     when :meth:`attach_file` names it, so the file holds the whole deployment. Event lines are
     held off the terminal until :meth:`release`, so the command's first line stays the endpoint
-    (scripts read it); :meth:`note` lines print at once.
+    (scripts read it); :meth:`note` lines print at once. With ``to_terminal=False`` it only
+    keeps the file (what a pipeline's deployment would want: its terminal has progress lines).
     """
 
     def __init__(
@@ -53,10 +54,12 @@ class PlatformConsole:
         quiet: bool = False,
         out: TextIO | None = None,
         header: str | None = None,
+        to_terminal: bool = True,
     ) -> None:
         self.formatter = formatter
         self.quiet = quiet
         self.out = out or sys.stdout
+        self.to_terminal = to_terminal
         self._lock = threading.Lock()
         self._backlog: list[str] = [header] if header else []
         self._held: list[str] | None = [header] if header else []
@@ -108,7 +111,8 @@ class PlatformConsole:
                 self._print(line.text)
 
     def _print(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        if self.to_terminal:
+            print(text, file=self.out, flush=True)
 
 
 # --------------------------------------------------------------------------- local-lambda

@@ -178,3 +178,15 @@ def test_a_failing_subscriber_never_stops_the_platform_recording():
     log.subscribe(broken)
     log.record("pod_ready", "pod-a")
     assert [e.kind for e in log.since()] == ["pod_ready"]
+
+
+def test_a_file_only_console_keeps_every_line_and_prints_none(tmp_path: Path):
+    out = io.StringIO()
+    console = PlatformConsole(lambda_lines, out=out, to_terminal=False)
+    console.attach_file(tmp_path)
+    console.release()
+    console(event("evict", detail={"idle_s": 600.0}))
+    console.note("a note")
+    console.close()
+    assert out.getvalue() == ""
+    assert len((tmp_path / EVENTS_LOG).read_text().splitlines()) == 2
