@@ -171,6 +171,24 @@ def test_a_changed_spec_publishes_a_version_and_moves_the_alias(
     assert updated.endpoint == first.endpoint
 
 
+def test_a_created_execution_role_carries_the_boundary_it_is_given(clients: AwsClients) -> None:
+    iam = clients.client("iam")
+    boundary = iam.create_policy(
+        PolicyName="nlp-bench-execution-boundary",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    aws = target(clients)
+    knobs = {"function_name": "nlp-bench-bounded", "execution_role_boundary_arn": boundary}
+    with aws.deployed(spec(push_image(clients), **knobs)):
+        role = iam.get_role(RoleName="nlp-bench-bounded-execution")["Role"]
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+
+
 def test_jwt_authorisation_puts_a_jwt_authorizer_on_the_route(clients: AwsClients) -> None:
     aws = target(clients)
     jwt = {

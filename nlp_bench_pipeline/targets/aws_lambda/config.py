@@ -28,6 +28,7 @@ _ECR_IMAGE = re.compile(
     r"(?P<repository>[^@]+)@(?P<digest>sha256:[0-9a-f]{64})$"
 )
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$")
 
 
 class AwsLambdaConfig(BaseModel):
@@ -53,6 +54,11 @@ class AwsLambdaConfig(BaseModel):
     execution_role_arn: str | None = Field(
         None, description="an existing execution role; None creates one for this function"
     )
+    execution_role_boundary_arn: str | None = Field(
+        None,
+        description="the permissions boundary a created execution role carries (Terraform's "
+        "deployer.execution_boundary_arn): the deployer role may create roles only under it",
+    )
 
     @field_validator("image")
     @classmethod
@@ -77,6 +83,13 @@ class AwsLambdaConfig(BaseModel):
     def _role(cls, value: str | None) -> str | None:
         if value is not None and not _ROLE_ARN.match(value):
             raise ValueError(f"execution_role_arn {value!r} is not an IAM role ARN")
+        return value
+
+    @field_validator("execution_role_boundary_arn")
+    @classmethod
+    def _boundary(cls, value: str | None) -> str | None:
+        if value is not None and not _POLICY_ARN.match(value):
+            raise ValueError(f"execution_role_boundary_arn {value!r} is not an IAM policy ARN")
         return value
 
     @model_validator(mode="after")

@@ -223,12 +223,16 @@ class LambdaDeployer:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "NoSuchEntity":
                 raise
+            # The deployer role may create a role only under the logs-only boundary Terraform
+            # made (else CreateRole + PutRolePolicy would let it mint an administrator).
+            boundary = config.execution_role_boundary_arn
             arn = iam.create_role(
                 RoleName=name,
                 Path=ROLE_PATH,
                 Description=f"Lambda {config.function_name}: write its own log group, nothing else",
                 AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST),
                 Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                **({"PermissionsBoundary": boundary} if boundary else {}),
             )["Role"]["Arn"]
             changes.append(f"execution role {name} created")
         # Its only AWS call is its own logging; the group exists, so no CreateLogGroup either.
