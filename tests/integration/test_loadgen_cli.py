@@ -30,7 +30,7 @@ def test_standalone_run_prints_its_summary_and_ingests_into_duckdb(tmp_path: Pat
     with serve(tmp_path) as url:
         done = subprocess.run(
             runner_command(
-                url, tmp_path, f"--db={db}",
+                url, tmp_path, f"--db={db}", "--json",
                 "--set=warmup=[{duration_s: 0.5, rate: 20}]",
                 "--set=measure=[{duration_s: 1, rate: 50}]",
             ),

@@ -124,7 +124,7 @@ def test_cli_rejects_bad_arguments_with_a_message(tmp_path: Path, capsys, argume
         ["run", "--host=http://127.0.0.1:9", "--scenario=burst", argument, f"--work-dir={tmp_path}"]
     )
     assert code == 2
-    assert capsys.readouterr().err.startswith("error: ")
+    assert capsys.readouterr().err.startswith(f"{runner.PROG} run: error: ")
 
 
 def test_cli_rejects_a_host_that_is_not_a_url(tmp_path: Path, capsys):
