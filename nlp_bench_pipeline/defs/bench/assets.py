@@ -60,15 +60,17 @@ SUMMARY_COLUMNS = (
     ResultColumn("slo_met", "SLO met", "bool"),
 )
 # Figures of each cell the UI plots per partition (numeric metadata; missing ones are left out).
+# The figures plotted per partition, each with the decimals a person reads it to (ms to 1,
+# rates to 2, shares to 3 as fractions, counts whole).
 PLOTTED = {
-    "p50_ms": "p50_ms",
-    "p99_ok_ms": "p99_ok_ms",
-    "throughput_rps": "throughput_rps",
-    "offered_rps": "offered_rps",
-    "failed_share": "failed_share",
-    "cold_starts": "cold_starts",
-    "time_to_first_success_ms": "time_to_first_success_ms",
-    "host_limited_share": "host_limited_share",
+    "p50_ms": 1,
+    "p99_ok_ms": 1,
+    "throughput_rps": 2,
+    "offered_rps": 2,
+    "failed_share": 3,
+    "cold_starts": 0,
+    "time_to_first_success_ms": 1,
+    "host_limited_share": 3,
 }
 
 
@@ -211,8 +213,8 @@ def _summary_line(row: dict) -> str:
 def _plotted(rows: list[dict]) -> dict[str, dg.FloatMetadataValue]:
     """The cell's key figures as numbers (the worst repetition), so the UI can plot them."""
     figures = {}
-    for key, column in PLOTTED.items():
+    for column, decimals in PLOTTED.items():
         values = [r[column] for r in rows if r.get(column) is not None]
         if values:
-            figures[key] = dg.MetadataValue.float(float(max(values)))
+            figures[column] = dg.MetadataValue.float(round(float(max(values)), decimals))
     return figures
