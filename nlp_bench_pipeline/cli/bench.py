@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance, ExecuteInProcessResult
 
 PROG = "nlp-bench bench"
+# The terminal shows the runs' INFO lines (progress, summaries) and above, not Dagster's DEBUG
+# event stream; every event is still in the run's log in the UI.
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -171,6 +174,7 @@ def _run_stages(
         run_id = str(uuid.uuid4())
         interrupts.watch(run_id)
         result = defs.resolve_job_def(stage.job).execute_in_process(
+            run_config=CONSOLE_INFO,
             instance=instance,
             partition_key=stage.partition,
             raise_on_error=False,
