@@ -186,9 +186,13 @@ def _peak_sentence(figure: PeakFigure) -> str:
     where = f"{escape(figure.size)}, {escape(figure.policy)}"
     bound = _ms(figure.bound_ms)
     if measured.get("peak_rps") is None:
+        lowest = next(
+            (p for p in figure.probes if p["rate_rps"] == measured.get("upper_rps")), None
+        )
+        why = lowest["reason"] if lowest else measured.get("reason") or ""
         text = (
-            f"<strong>{escape(figure.target)}</strong> held p99 ≤ {bound} at no probed rate "
-            f"({where}): {escape(str(measured.get('reason') or ''))}"
+            f"<strong>{escape(figure.target)}</strong> held p99 ≤ {bound} at no probed rate, "
+            f"down to {_rps(measured.get('upper_rps'))} ({where}): {escape(str(why))}"
         )
     else:
         text = (
