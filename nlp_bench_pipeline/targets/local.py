@@ -4,7 +4,9 @@ A local platform is a set of servers on a background event loop (``BackgroundLoo
 processes tagged with one owner id (``NLP_BENCH_OWNER``). This base owns the event and sample
 logs, the lock, the loop, the owner id, and the teardown that stops the platform, closes the
 loop and kills whatever still carries the owner tag. Subclasses say how to start a platform and
-whether a changed spec can be applied in place.
+whether a changed spec can be applied in place, and how its events read as the platform's own
+log lines (``console_lines``): every deployment keeps them in ``events.log`` beside its process
+logs, under the pipeline as under the standalone commands.
 
 Retention of ``events()`` and ``samples()``: a *fresh* deployment (nothing deployed before it,
 or a spec that cannot be applied in place) starts empty logs; in-place updates, teardown and
@@ -27,6 +29,7 @@ from nlp_bench_pipeline.core.processes import kill_owned
 from nlp_bench_pipeline.core.records import PlatformEvent, ResourceSample, TargetName
 from nlp_bench_pipeline.targets.background import BackgroundLoop
 from nlp_bench_pipeline.targets.base import DeployedContext
+from nlp_bench_pipeline.targets.console import Formatter, PlatformConsole
 from nlp_bench_pipeline.targets.events import EventLog, SampleLog
 
 log = logging.getLogger(__name__)
@@ -50,11 +53,13 @@ class LocalTarget(DeployedContext, ABC):
     """One local platform; ``work_dir`` holds a folder of process logs per deployment."""
 
     name: TargetName
+    console_lines: Formatter  # how an event reads in the platform's own log (events.log)
 
     def __init__(self, *, work_dir: Path) -> None:
         self.work_dir = Path(work_dir)
         self._events = EventLog(self.name)
         self._samples = SampleLog()
+        self._console = PlatformConsole(self.console_lines, to_terminal=False)
         self._lock = threading.RLock()
         self._loop: BackgroundLoop | None = None
         self._platform: RunningPlatform | None = None
@@ -123,13 +128,17 @@ class LocalTarget(DeployedContext, ABC):
         owner = f"{self.name}-{uuid.uuid4().hex[:12]}"
         self._events = EventLog(self.name)
         self._samples = SampleLog()
+        self._console = PlatformConsole(self.console_lines, to_terminal=False)
+        self._events.subscribe(self._console)
         loop = BackgroundLoop(owner)
         try:
             platform, deployment = self._launch(spec, owner, loop)
         except BaseException:
             loop.close()
             kill_owned(owner)
+            self._console.close()
             raise
+        self._console.attach_file(Path(deployment.details["log_dir"]))
         self._loop, self._platform, self._owner = loop, platform, owner
         self._deployment = deployment
         return deployment
@@ -148,3 +157,4 @@ class LocalTarget(DeployedContext, ABC):
             if leftovers := kill_owned(owner):
                 log.warning("%s %s: killed %d leftover processes", self.name, owner, leftovers)
             platform.release()
+            self._console.close()

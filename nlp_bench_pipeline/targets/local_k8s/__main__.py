@@ -159,7 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     target = LocalK8sTarget(work_dir=PipelineSettings().work_dir / "local-k8s")
     try:
         with subscribed(watch), target.deployed(spec) as deployment:
-            console.attach_file(deployment.details["log_dir"])
             console.note(
                 f"local-k8s {deployment.deployment_id} Service listening at {deployment.endpoint}"
             )

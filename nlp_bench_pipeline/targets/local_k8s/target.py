@@ -14,6 +14,7 @@ import time
 from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.records import TargetName, utcnow
 from nlp_bench_pipeline.targets.background import BackgroundLoop
+from nlp_bench_pipeline.targets.console import k8s_lines
 from nlp_bench_pipeline.targets.local import LocalTarget
 from nlp_bench_pipeline.targets.local_k8s.cluster import Cluster
 from nlp_bench_pipeline.targets.local_k8s.config import validate_spec
@@ -30,6 +31,7 @@ class LocalK8sTarget(LocalTarget):
     """
 
     name: TargetName = "local-k8s"
+    console_lines = staticmethod(k8s_lines)
 
     def wait_ready(self, timeout_s: float = 300.0) -> Deployment:
         """Block until every desired pod runs the current template and is ready."""

@@ -74,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         with subscribed(console), target.deployed(spec) as deployment:
-            console.attach_file(deployment.details["log_dir"])
             console.note(f"local-lambda endpoint: {deployment.endpoint} {deployment.deployment_id}")
             for name, note in deployment.details["notes"].items():
                 console.note(f"  {name}: {note}")

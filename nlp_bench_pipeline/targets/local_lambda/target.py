@@ -17,6 +17,7 @@ from nlp_bench_pipeline.core.deployments import Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.processes import code_root
 from nlp_bench_pipeline.core.records import TargetName, utcnow
 from nlp_bench_pipeline.targets.background import BackgroundLoop
+from nlp_bench_pipeline.targets.console import lambda_lines
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, CpuShare, lambda_cores
 from nlp_bench_pipeline.targets.local import LocalTarget
 from nlp_bench_pipeline.targets.local_lambda.config import (
@@ -68,6 +69,7 @@ class LocalLambdaTarget(LocalTarget):
     """
 
     name: TargetName = "local-lambda"
+    console_lines = staticmethod(lambda_lines)
 
     def __init__(self, *, work_dir: Path, port: int = 0, sample_interval_s: float = 1.0) -> None:
         """``port`` 0 picks a free one; ``work_dir`` holds each deployment's runtime logs."""
