@@ -145,9 +145,11 @@ def _init_start(event: PlatformEvent) -> str:
 
 
 def _cold_start(event: PlatformEvent) -> str:
+    """A restored (zygote, SnapStart-like) start says Restore Duration, as AWS's logs do."""
     d = event.detail
+    phase = "Restore" if d.get("init_type") == "snap-start" else "Init"
     return (
-        f"COLD START Init Duration: {event.init_ms or 0:.2f} ms{_waited(d)} "
+        f"COLD START {phase} Duration: {event.init_ms or 0:.2f} ms{_waited(d)} "
         f"for RequestId: {d.get('request_id') or '-'}"
     )
 

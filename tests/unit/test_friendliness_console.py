@@ -66,6 +66,9 @@ def test_throttles_timeouts_cold_starts_and_evictions_are_one_line_each():
         "COLD START Init Duration: 812.40 ms, waited 250 ms for an init slot": event(
             "cold_start", init_ms=812.4, detail={"init_wait_ms": 250.0, "request_id": "req-3"}
         ),
+        "COLD START Restore Duration: 95.00 ms for RequestId: req-4": event(
+            "cold_start", init_ms=95.0, detail={"init_type": "snap-start", "request_id": "req-4"}
+        ),
         "EVICT after 600 s idle": event("evict", detail={"idle_s": 600.0}),
         "TIMEOUT init: init attempt 1 passed its 10.0 s limit": event(
             "timeout", detail={"scope": "init", "phase": "init", "attempt": 1, "limit_s": 10.0}
