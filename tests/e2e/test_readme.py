@@ -94,6 +94,9 @@ SKIPPED = {
     "make test": "runs the suite this test is part of",
     "make test-fast": "the unit suite (minutes); CI runs it through make test",
     "make benchmark": "the speed benchmarks (minutes); benchmarks/ and docs/benchmarks.md",
+    ".venv/bin/python -m benchmarks cold_start": "every cold-start mitigation through the local "
+    "Lambda with the full-size model (3-5 min); its section in docs/benchmarks.md, "
+    "tests/integration/test_local_lambda_zygote.py for the zygote",
     "make lint": "ruff over the whole tree: CI's job, not the README's",
     "make lock": "re-pins requirements.lock from the package index (network)",
     "make ui": "the Dagster UI: tests/e2e/test_dagster_ui.py starts `nlp-bench ui`, probes it and "
