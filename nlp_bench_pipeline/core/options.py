@@ -11,11 +11,30 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
+
+
+class DefaultsShown(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless the default says nothing (None, False,
+    empty) or the help already names one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        silent = default is None or default is False or default is argparse.SUPPRESS
+        if silent or default in ("", [], ()) or not action.option_strings or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line naming the option (argparse's default adds the usage text)."""
+    """Usage errors as one line naming the option (argparse's default adds the usage text);
+    ``--help`` shows every default (its subcommands' parsers too: they are built by this class).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsShown)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
