@@ -31,17 +31,26 @@ def enabled_target(
     A disabled or unavailable target fails its partition on purpose: a green "skipped" would
     read as a result.
     """
+    cloud = target.startswith("aws-")
     if not plan.is_enabled(target, scenario):
         what = f"{target} × {scenario}" if scenario else target
         raise dg.Failure(
             f"{what} is not enabled in this benchmark (targets {plan.targets}, scenarios "
             f"{plan.scenarios}): set NLP_BENCH_TARGETS / NLP_BENCH_SCENARIOS, or the `bench` "
             "resource's targets and scenarios in the Launchpad"
-        )
+            + ("; it also needs AWS credentials and NLP_BENCH_SERVICE_IMAGE (docs/deploy-aws.md)"
+               if cloud else "")
+        )  # fmt: skip
     try:
         return platforms.create(target, aws)
     except TargetUnavailable as exc:
-        raise dg.Failure(str(exc)) from exc
+        if not cloud:
+            raise dg.Failure(str(exc)) from exc
+        image = "set" if plan.deployment_spec(target).platform.get("image") else "not set"
+        raise dg.Failure(
+            f"{target}: enabled (NLP_BENCH_TARGETS); {exc}; NLP_BENCH_SERVICE_IMAGE: {image}; "
+            "see docs/deploy-aws.md"
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,9 @@ def create_target(
     if name in ("aws-lambda", "aws-eks"):
         if not aws_credentials:
             raise TargetUnavailable(
-                f"target {name} needs AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, and AWS_REGION; then enable it with NLP_BENCH_TARGETS"
+                f"{name} needs AWS credentials: missing (boto3's default chain found none — "
+                "AWS_PROFILE, SSO, an instance profile, or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY with AWS_REGION)"
             )
         from nlp_bench_pipeline.targets.aws.options import AwsTargetOptions
 

@@ -295,7 +295,9 @@ def test_disabled_or_unavailable_targets_fail_with_a_message(workspace) -> None:
     enabled_aws = bench_config(targets=["aws-lambda"])
     result = materialize(workspace, [deployment], "aws-lambda", bench=enabled_aws)
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "AWS credentials" in failure.event_specific_data.error.message
+    message = failure.event_specific_data.error.message
+    assert "AWS credentials: missing" in message
+    assert "NLP_BENCH_SERVICE_IMAGE: not set" in message  # everything missing, in one line
 
 
 def test_no_platform_process_is_left_behind(pipeline) -> None:
