@@ -15,7 +15,8 @@ happens (issue 17, docs/reliability.md):
 - SIGINT or SIGTERM stops the command, even while a run waits for a pool slot.
 
 After the cells come the summaries, the economics (prices, costs, the memory sweep, the scale
-simulation) and the report; the report's path is the last line printed.
+simulation) and the report; the report's path is the last line printed. A bench that ran no
+``warm_steady`` cell (the scenario the costs price) skips the economics with a line saying so.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from nlp_bench_pipeline.store.database import MetricStore
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, ExecuteInProcessResult
+
+    from nlp_bench_pipeline.bench.plan import Cell
 
 PROG = "nlp-bench bench"
 # The terminal shows the runs' INFO lines (progress, summaries) and above, not Dagster's DEBUG
@@ -88,6 +91,7 @@ class Stage:
     job: str
     partition: str | None = None
     target: str | None = None  # the target a deploy or cell stage belongs to
+    skip: str | None = None  # why this stage has nothing to do in this bench (not a failure)
 
     @property
     def label(self) -> str:
@@ -126,7 +130,7 @@ def bench_command(args: argparse.Namespace) -> int:
         )
         for c in plan.cells()
     ]
-    stages += [Stage("summaries"), Stage("economics"), Stage("report")]
+    stages += [Stage("summaries"), _economics_stage(plan.cells()), Stage("report")]
     started = time.monotonic()
     with StageInterrupts(instance) as interrupts:
         try:
@@ -145,6 +149,16 @@ def bench_command(args: argparse.Namespace) -> int:
         if report.is_file():
             print(f"Report: {report}")
     return outcome.code
+
+
+def _economics_stage(cells: list[Cell]) -> Stage:
+    """The economics price the priced scenario's runs; a bench that ran none has none to price."""
+    from nlp_bench_pipeline.defs.economics.assets import CostEstimatesConfig
+
+    priced = CostEstimatesConfig().scenario
+    if any(cell.scenario == priced for cell in cells):
+        return Stage("economics")
+    return Stage("economics", skip=f"the costs price {priced} runs and this bench ran none")
 
 
 @dataclass(frozen=True)
@@ -171,6 +185,9 @@ def _run_stages(
             failures.append(f"{stage.label} (skipped)")
             continue
         print(f"==> {stage.label}", flush=True)
+        if stage.skip:
+            print(f"    skipped: {stage.skip}", flush=True)
+            continue
         run_id = str(uuid.uuid4())
         interrupts.watch(run_id)
         result = defs.resolve_job_def(stage.job).execute_in_process(
@@ -247,6 +264,7 @@ class StageInterrupts:
     """
 
     GRACE_S = 2.0
+    POLL_S = 2.0  # how often a run that may wait for a slot is looked at, to say so once
 
     def __init__(self, instance: DagsterInstance) -> None:
         self.instance = instance
@@ -290,10 +308,18 @@ class StageInterrupts:
             os.close(fd)
 
     def _watch(self) -> None:
+        announced: str | None = None
         while True:
-            readable, _, _ = select.select([self._signal_read, self._stop_read], [], [])
+            readable, _, _ = select.select(
+                [self._signal_read, self._stop_read], [], [], self.POLL_S
+            )
             if self._stop_read in readable:
                 return
+            run_id = self.run_id
+            if not readable and run_id is not None and run_id != announced:
+                if self._announce_wait(run_id):
+                    announced = run_id
+                continue
             for signum in os.read(self._signal_read, 64):
                 if signum in (signal.SIGINT, signal.SIGTERM):
                     self.received = signum
@@ -325,9 +351,29 @@ class StageInterrupts:
         os._exit(128 + signum)
 
     def _waits_for_slot(self, run_id: str) -> bool:
+        return self._slot_wait(run_id) is not None
+
+    def _slot_wait(self, run_id: str) -> tuple[str, set[str]] | None:
+        """The pool ``run_id`` waits for and the runs holding its slots, or None."""
         storage = self.instance.event_log_storage
         for key in storage.get_concurrency_keys():
             info = storage.get_concurrency_info(key)
             if run_id in info.pending_run_ids and run_id not in info.active_run_ids:
-                return True
-        return False
+                return key, set(info.active_run_ids)
+        return None
+
+    def _announce_wait(self, run_id: str) -> bool:
+        """Say once that the run waits for a slot (Dagster logs it at DEBUG, below the console)."""
+        try:
+            wait = self._slot_wait(run_id)
+        except Exception:  # the storage is busy or gone as the run ends: look again later
+            return False
+        if wait is None:
+            return False
+        pool, holders = wait
+        print(
+            f"    waiting for a slot of pool {pool}, held by run {', '.join(sorted(holders))} "
+            "(Ctrl-C cancels this run)",
+            flush=True,
+        )
+        return True

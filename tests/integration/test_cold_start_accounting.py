@@ -33,9 +33,12 @@ ORDER BY q.seq
 
 
 def test_cold_latency_is_wait_plus_init_plus_service(tmp_path: Path) -> None:
+    # Evicted 0.1 s after its last use, the warm-up's environment is gone before the measured
+    # requests however long its init took (an init that ends within 0.1 s of them aside); with
+    # smoke's own eviction (2 s) an init over ~2.5 s left it warm for them on a slow host.
     plan = BenchmarkPlan(
         targets=["local-lambda"], scenarios=["cold_start"], profile="smoke", model="tiny",
-        platform_overrides={"local-lambda": {"concurrency_limit": 3}},
+        platform_overrides={"local-lambda": {"concurrency_limit": 3, "idle_eviction_s": 0.1}},
     )  # fmt: skip
     store = MetricStore(tmp_path / "bench.duckdb")
     repetitions = plan_cell(

@@ -22,7 +22,10 @@ def exit_code(argv: list[str]) -> int | str | None:
         (["--slo-ms", "0"], "argument --slo-ms: 0 is not between 1 and 60000"),
         (["--target", "laptop"], "argument --target: invalid choice: 'laptop'"),
         (["--policy", "warmed,tepid"], "argument --policy: unknown ['tepid']"),
-        (["--start-rps", "100", "--max-rps", "10"], "must lie between min_rps 0.5 and max_rps 10"),
+        (
+            ["--start-rps", "100", "--max-rps", "10"],
+            "start rate 100 req/s must lie between min_rps 1.5 and max_rps 10",  # quick's floor
+        ),
         (["--memory-mb", "64"], "argument --memory-mb: 64 is not between 128 and 10240"),
         (["--tolerance", "abc"], "argument --tolerance: 'abc' is not a finite number"),
     ],

@@ -61,6 +61,12 @@ def memory_mb(quantity: str) -> float:
     return float(match["n"]) * _MEMORY_MIB[match["unit"]]
 
 
+def _brief(exc: Exception) -> str:
+    """An error in one short line: a blip is worth a line in the log, not a traceback."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
 class _PodSeen:
     def __init__(self) -> None:
         self.scheduled = False
@@ -101,8 +107,8 @@ class ClusterObserver:
             while not self._stop.wait(interval_s):
                 try:
                     self.poll()
-                except Exception:  # the cluster can blip; the next poll tries again
-                    log.warning("cluster observer: poll failed", exc_info=True)
+                except Exception as exc:  # the cluster can blip; the next poll tries again
+                    log.warning("cluster observer: poll failed (%s); trying again", _brief(exc))
 
         self._thread = threading.Thread(target=loop, name="eks-observer", daemon=True)
         self._thread.start()
