@@ -15,16 +15,11 @@ from nlp_bench_pipeline.targets.aws_eks.manifests import (
     ManifestError,
     check_image,
     main,
-    render_loadgen_manifests,
     render_manifests,
 )
 
 DIGEST = "sha256:" + "ab" * 32
 SERVICE_IMAGE = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-bench-service@{DIGEST}"
-PIPELINE_IMAGE = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/nlp-bench-pipeline@{DIGEST}"
-ROLE_ARN = "arn:aws:iam::123456789012:role/nlp-bench-loadgen"
-MASTER_ARGS = ["run", "--expect-workers", "3", "--master-bind-host", "0.0.0.0"]
-WORKER_ARGS = ["worker", "--master-host", "nlp-bench-locust-master", "--workers", "3"]
 
 
 def by_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -34,15 +29,6 @@ def by_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 def one(documents: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     (doc,) = by_kind(documents, kind)
     return doc
-
-
-def pod_specs(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d["spec"]["template"]["spec"] for d in documents if d["kind"] in ("Deployment", "Job")]
-
-
-def loadgen(**knobs: Any) -> list[dict[str, Any]]:
-    values = {"role_arn": ROLE_ARN, "master_args": MASTER_ARGS, "worker_args": WORKER_ARGS}
-    return render_loadgen_manifests(PIPELINE_IMAGE, **(values | knobs))
 
 
 def test_deployment_runs_exactly_the_given_digest() -> None:
@@ -85,24 +71,25 @@ def test_service_probes_gate_traffic_on_the_loaded_model() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
-def test_every_pod_is_non_root_read_only_and_unprivileged() -> None:
-    documents = render_manifests(SERVICE_IMAGE) + loadgen()
-    specs = pod_specs(documents)
-    assert len(specs) == 3  # the service, the Locust master, the Locust workers
-    for spec in specs:
-        assert spec["securityContext"]["runAsNonRoot"] is True
-        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
-        assert spec["automountServiceAccountToken"] is False
-        volumes = {v["name"]: v for v in spec["volumes"]}
-        for container in spec["containers"]:
-            context = container["securityContext"]
-            assert context["readOnlyRootFilesystem"] is True
-            assert context["allowPrivilegeEscalation"] is False
-            assert context["privileged"] is False
-            assert context["capabilities"]["drop"] == ["ALL"]
-            assert context["runAsUser"] >= 10000
-            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-            assert "emptyDir" in volumes[mounts["/tmp"]], "/tmp must be a writable emptyDir"
+def service_pod_spec(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    return one(documents, "Deployment")["spec"]["template"]["spec"]
+
+
+def test_the_service_pod_is_non_root_read_only_and_unprivileged() -> None:
+    spec = service_pod_spec(render_manifests(SERVICE_IMAGE))
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert spec["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    for container in spec["containers"]:
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["privileged"] is False
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert context["runAsUser"] >= 10000
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], "/tmp must be a writable emptyDir"
 
 
 def test_cpu_and_memory_are_both_request_and_limit() -> None:
@@ -197,7 +184,7 @@ def test_the_service_admits_only_the_inbound_networks_and_its_own_namespace() ->
 
 
 def test_every_object_lands_in_the_given_namespace() -> None:
-    documents = render_manifests(SERVICE_IMAGE, namespace="bench-7") + loadgen(namespace="bench-7")
+    documents = render_manifests(SERVICE_IMAGE, namespace="bench-7")
     assert one(documents, "Namespace")["metadata"]["name"] == "bench-7"
     for doc in documents:
         if doc["kind"] != "Namespace":
@@ -249,65 +236,25 @@ def test_templates_come_from_the_given_directory(tmp_path: Path) -> None:
 
 
 def test_every_template_on_disk_pins_a_digest() -> None:
+    checked = []
     for path in sorted(DEFAULT_TEMPLATES_DIR.rglob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
-            if doc["kind"] in ("Deployment", "Job"):
-                for container in doc["spec"]["template"]["spec"]["containers"]:
-                    assert check_image(container["image"]), path
+            if doc["kind"] == "Deployment":
+                spec = doc["spec"]["template"]["spec"]
+            elif doc["kind"] == "Pod":
+                spec = doc["spec"]
+            else:
+                continue
+            for container in spec["containers"]:
+                assert check_image(container["image"]), path
+            checked.append(path.name)
+    assert checked == ["runner-pod.yaml", "deployment.yaml"]
 
 
-def test_locust_pods_run_on_the_tainted_loadgen_nodes_only() -> None:
-    for spec in pod_specs(loadgen()):
-        assert spec["nodeSelector"] == {"nlp-bench/role": "loadgen"}
-        assert {
-            "key": "nlp-bench/role",
-            "operator": "Equal",
-            "value": "loadgen",
-            "effect": "NoSchedule",
-        } in spec["tolerations"]
-    service_spec = pod_specs(render_manifests(SERVICE_IMAGE))[0]
-    assert service_spec["nodeSelector"] == {"nlp-bench/role": "service"}
-    assert "tolerations" not in service_spec
-
-
-def test_loadgen_jobs_carry_the_run_its_workers_and_its_deadline() -> None:
-    documents = loadgen(workers=3, deadline_s=900, cpu="2", memory="2Gi")
-    jobs = {j["metadata"]["name"]: j for j in by_kind(documents, "Job")}
-    master, workers = jobs["nlp-bench-locust-master"], jobs["nlp-bench-locust-worker"]
-    assert master["spec"]["parallelism"] == 1
-    assert workers["spec"]["parallelism"] == workers["spec"]["completions"] == 3
-    for job, args in ((master, MASTER_ARGS), (workers, WORKER_ARGS)):
-        assert job["spec"]["backoffLimit"] == 0
-        assert job["spec"]["activeDeadlineSeconds"] == 900
-        container = job["spec"]["template"]["spec"]["containers"][0]
-        assert container["image"] == PIPELINE_IMAGE
-        assert container["args"] == args
-        assert container["resources"]["limits"] == {
-            "cpu": "2",
-            "memory": "2Gi",
-            "ephemeral-storage": "1Gi",
-        }
-    master_service = one(documents, "Service")
-    assert master_service["metadata"]["name"] == WORKER_ARGS[2]
-
-
-def test_locust_pods_get_aws_credentials_through_irsa() -> None:
-    account = one(loadgen(), "ServiceAccount")
-    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == ROLE_ARN
-    for spec in pod_specs(loadgen()):
-        assert spec["serviceAccountName"] == account["metadata"]["name"]
-    with pytest.raises(ManifestError, match="not an IAM role ARN"):
-        loadgen(role_arn="nlp-bench-loadgen")
-
-
-def test_loadgen_refuses_a_tagged_image() -> None:
-    with pytest.raises(ManifestError, match="not pinned by digest"):
-        render_loadgen_manifests(
-            "nlp-bench-pipeline:latest",
-            role_arn=ROLE_ARN,
-            master_args=MASTER_ARGS,
-            worker_args=WORKER_ARGS,
-        )
+def test_service_pods_run_on_the_service_nodes_without_the_loadgen_toleration() -> None:
+    spec = service_pod_spec(render_manifests(SERVICE_IMAGE))
+    assert spec["nodeSelector"] == {"nlp-bench/role": "service"}
+    assert "tolerations" not in spec
 
 
 def test_cli_prints_applyable_yaml(capsys: pytest.CaptureFixture[str]) -> None:

@@ -36,17 +36,8 @@ SERVICE_TEMPLATES = (
     "pdb.yaml",
     "network-policy.yaml",
 )
-LOADGEN_TEMPLATES = (
-    "service-account.yaml",
-    "master-service.yaml",
-    "master-job.yaml",
-    "worker-job.yaml",
-    "network-policy.yaml",
-)
 SERVICE_CONTAINER = "service"
-LOADGEN_CONTAINER = "locust"
-LOADGEN_MASTER = "nlp-bench-locust-master"
-LOADGEN_WORKER = "nlp-bench-locust-worker"
+# IRSA's service-account annotation; the load generator's renderer (runner_pod.py) sets it.
 ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 # <registry[:port]/>path@sha256:<64 hex>, the distribution reference grammar with a digest and
@@ -97,6 +88,8 @@ class Hpa(BaseModel):
 
 
 class _Common(BaseModel):
+    """The knobs every workload shares: this module's service and runner_pod.py's pod."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     image: str
@@ -156,21 +149,6 @@ class _ServiceKnobs(_Common):
         reserved = {"NLP_BENCH_ENVIRONMENT_ID", "NLP_BENCH_THREADS"} & value.keys()
         if reserved:
             raise ValueError(f"env: {', '.join(sorted(reserved))} is set by the manifest itself")
-        return value
-
-
-class _LoadgenKnobs(_Common):
-    role_arn: str
-    workers: int = Field(ge=1, le=200)
-    master_args: tuple[str, ...] = Field(min_length=1)
-    worker_args: tuple[str, ...] = Field(min_length=1)
-    deadline_s: int = Field(ge=60, le=86_400)
-
-    @field_validator("role_arn")
-    @classmethod
-    def _role(cls, value: str) -> str:
-        if not _ROLE_ARN.match(value):
-            raise ValueError(f"role_arn {value!r} is not an IAM role ARN")
         return value
 
 
@@ -235,56 +213,6 @@ def render_manifests(
     return rendered
 
 
-def render_loadgen_manifests(
-    image: str,
-    *,
-    role_arn: str,
-    master_args: Sequence[str],
-    worker_args: Sequence[str],
-    workers: int = 1,
-    namespace: str = "nlp-bench",
-    cpu: str = "1",
-    memory: str = "1Gi",
-    deadline_s: int = 7200,
-    templates_dir: Path = DEFAULT_TEMPLATES_DIR,
-) -> list[dict[str, Any]]:
-    """Locust master and workers for one run on the loadgen node group: ServiceAccount (IRSA
-    ``role_arn``), the master's Service, the master Job, the worker Job (one pod per worker),
-    NetworkPolicy.
-
-    ``master_args`` and ``worker_args`` follow ``python -m nlp_bench_pipeline.loadgen``
-    (``run --expect-workers N --master-bind-host 0.0.0.0 --host ...`` and ``worker --master-host
-    nlp-bench-locust-master --workers N ...``); the caller composes them, this only places them.
-    ``deadline_s`` bounds each Job's run time, so a stuck run cannot bill nodes forever.
-    """
-    knobs = _validated(
-        _LoadgenKnobs,
-        image=image,
-        role_arn=role_arn,
-        master_args=tuple(master_args),
-        worker_args=tuple(worker_args),
-        workers=workers,
-        namespace=namespace,
-        cpu=cpu,
-        memory=memory,
-        deadline_s=deadline_s,
-    )
-    documents = _load(templates_dir / "loadgen", LOADGEN_TEMPLATES)
-    for doc in documents:
-        _set_namespace(doc, knobs.namespace)
-        if doc["kind"] == "ServiceAccount":
-            doc["metadata"].setdefault("annotations", {})[ROLE_ARN_ANNOTATION] = knobs.role_arn
-        elif doc["kind"] == "Job":
-            master = doc["metadata"]["name"] == LOADGEN_MASTER
-            _render_loadgen_job(
-                doc,
-                knobs,
-                args=knobs.master_args if master else knobs.worker_args,
-                pods=1 if master else knobs.workers,
-            )
-    return documents
-
-
 # --------------------------------------------------------------------------- rendering
 
 
@@ -325,18 +253,6 @@ def _render_hpa(doc: dict[str, Any], hpa: Hpa) -> None:
     spec["maxReplicas"] = hpa.max_replicas
     spec["metrics"][0]["resource"]["target"]["averageUtilization"] = hpa.cpu_utilization
     spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] = hpa.scale_down_stabilization_s
-
-
-def _render_loadgen_job(
-    doc: dict[str, Any], knobs: _LoadgenKnobs, *, args: Sequence[str], pods: int
-) -> None:
-    spec = doc["spec"]
-    spec["parallelism"] = spec["completions"] = pods
-    spec["activeDeadlineSeconds"] = knobs.deadline_s
-    container = _container(doc, LOADGEN_CONTAINER)
-    container["image"] = knobs.image
-    container["args"] = list(args)
-    _set_cpu_memory(container, knobs.cpu, knobs.memory)
 
 
 def _set_cpu_memory(container: dict[str, Any], cpu: str, memory: str) -> None:
