@@ -123,6 +123,13 @@ class BenchmarkPlan(BaseModel):
         description="http: through each target's endpoint; direct: Lambda's Invoke API, "
         "bypassing API Gateway (aws-lambda only)",
     )
+    load_from: Literal["here", "in-region"] = Field(
+        "here",
+        description="here: the load generator runs on the machine running the pipeline; "
+        "in-region: the aws-lambda and aws-eks cells' load comes from a pod on the EKS "
+        "cluster's load-generator nodes, so the laptop's network is not measured (local "
+        "targets always load from here; NLP_BENCH_LOAD_FROM)",
+    )
 
     @field_validator("scenarios")
     @classmethod

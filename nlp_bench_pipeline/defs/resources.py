@@ -59,6 +59,10 @@ class BenchmarkConfig(dg.ConfigurableResource):
         '{"local-k8s": {"NLP_BENCH_BATCH_MAX_SIZE": "16"}}',
     )
     load_mode: str = PLAN_DEFAULTS.load_mode
+    load_from: str = Field(
+        PLAN_DEFAULTS.load_from,
+        description="here, or in-region: the AWS cells' load from a pod on the EKS cluster",
+    )
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings) -> BenchmarkConfig:

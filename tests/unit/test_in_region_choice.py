@@ -12,11 +12,7 @@ import pytest
 import yaml
 
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan
-from nlp_bench_pipeline.defs.bench.in_region import (
-    InRegionLoadResource,
-    choose_launcher,
-    load_from,
-)
+from nlp_bench_pipeline.defs.bench.in_region import InRegionLoadResource, choose_launcher
 from nlp_bench_pipeline.defs.resources import AwsConfig
 from nlp_bench_pipeline.targets.aws_eks.access import ClusterAccess
 from nlp_bench_pipeline.targets.aws_eks.kubeconfig import (
@@ -63,7 +59,7 @@ def choose(plan: Any, target: str, tmp_path: Path) -> Any:
 
 def test_a_plan_that_does_not_ask_loads_from_here(tmp_path: Path) -> None:
     plan = BenchmarkPlan(targets=["aws-eks"])
-    assert load_from(plan) == "here"
+    assert plan.load_from == "here"
     assert choose(plan, "aws-eks", tmp_path) is local
 
 

@@ -78,3 +78,18 @@ def test_dagster_config_resource_mirrors_the_plan_field_for_field() -> None:
     assert plan.cells() == [Cell(target="local-k8s", scenario="burst")]
     assert plan.platform_overrides == {"local-k8s": {"a": 1}}
     assert plan.slo_p99_ms == BenchmarkPlan().slo_p99_ms
+
+
+def test_load_comes_from_here_unless_the_plan_asks_for_in_region() -> None:
+    assert BenchmarkPlan().load_from == "here"
+    assert BenchmarkPlan(load_from="in-region").load_from == "in-region"
+    with pytest.raises(ValidationError, match="'here' or 'in-region'"):
+        BenchmarkPlan(load_from="laptop")
+
+
+def test_the_dagster_config_resource_carries_load_from_into_the_plan() -> None:
+    from nlp_bench_pipeline.defs.resources import BenchmarkConfig
+
+    config = BenchmarkConfig(targets=["aws-eks"], scenarios=["burst"], load_from="in-region")
+    assert config.plan().load_from == "in-region"
+    assert BenchmarkConfig(targets=["aws-eks"], scenarios=["burst"]).plan().load_from == "here"

@@ -54,15 +54,6 @@ CLOUD_TARGETS = ("aws-lambda", "aws-eks")
 RUN_ID_ANNOTATION = "nlp-bench/run-id"
 
 
-def load_from(plan: BenchmarkPlan) -> str:
-    """Where the plan's load comes from: ``here`` or ``in-region`` (``BenchmarkPlan.load_from``).
-
-    Read with a default of ``here`` until ``bench/plan.py`` declares the field: every plan made
-    before it loads from this machine, as it always did.
-    """
-    return str(getattr(plan, "load_from", "here"))
-
-
 class InRegionLoadResource(dg.ConfigurableResource):
     """Where in-region load runs. Every unset field comes from the Terraform environment's
     ``in_region_load`` output (``AwsConfig.terraform_dir``, where a terraform binary can read
@@ -151,7 +142,7 @@ def choose_launcher(
     work_dir: Path,
 ) -> Launcher:
     """In-region for an AWS cell of a plan that asks for it; ``local`` for everything else."""
-    if load_from(plan) != IN_REGION or target not in CLOUD_TARGETS:
+    if plan.load_from != IN_REGION or target not in CLOUD_TARGETS:
         return local
     return in_region.launcher(context, aws, work_dir=work_dir)
 
