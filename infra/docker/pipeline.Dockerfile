@@ -1,6 +1,6 @@
 # The pipeline image: the whole project as `make venv` installs it (the same requirements.lock),
-# for the app server (Dagster webserver + daemon: `nlp-bench ui`) and the Locust pods in EKS
-# (`python -m nlp_bench_pipeline.loadgen run|worker`, infra/k8s/loadgen). Not the service image:
+# for the app server (Dagster webserver + daemon: `nlp-bench ui`) and the in-region runner pod in
+# EKS (`python -m nlp_bench_pipeline.loadgen.in_pod`, infra/k8s/loadgen). Not the service image:
 # that one stays ADR 0003's single image for Lambda and pods.
 #   docker buildx build -f infra/docker/pipeline.Dockerfile --platform linux/amd64 \
 #       --provenance=false --sbom=false --push -t <repo>:<git sha>-amd64 .

@@ -103,8 +103,8 @@ def test_the_pipeline_image_installs_the_project_lock() -> None:
     assert any(args.startswith("requirements.lock ") for args in copies)
     (entrypoint,) = [args for name, args in PIPELINE if name == "ENTRYPOINT"]
     assert entrypoint == '["nlp-bench"]'
-    # The Locust pods run the load generator module (infra/k8s/loadgen).
-    assert (ROOT / "nlp_bench_pipeline" / "loadgen" / "__main__.py").is_file()
+    # The in-region runner pod runs the load generator's pod entry (infra/k8s/loadgen).
+    assert (ROOT / "nlp_bench_pipeline" / "loadgen" / "in_pod.py").is_file()
 
 
 def test_the_model_is_the_last_layer_and_is_built_for_a_read_only_filesystem() -> None:

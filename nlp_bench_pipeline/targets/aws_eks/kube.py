@@ -49,7 +49,6 @@ KINDS = {
         Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
         Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
         Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
-        Kind("batch/v1", "Job", "jobs"),
         Kind("metrics.k8s.io/v1beta1", "PodMetrics", "pods"),
     )
 }
