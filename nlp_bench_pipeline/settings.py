@@ -6,6 +6,7 @@ the prefix, never code.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCOPE = "default"  # a service setting for every target
+# <repository>@sha256:<64 hex>: an image pinned by digest (a tag can move under a benchmark).
+# The pod renderer checks the reference's full grammar; this catches a tag or a typo at once.
+DIGEST_PINNED_IMAGE = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+# S3's bucket naming rules: 3-63 lowercase letters, digits, dots and hyphens, letter or digit
+# at both ends.
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def parse_service_env(value: str) -> dict[str, dict[str, str]]:
@@ -82,6 +89,21 @@ class PipelineSettings(BaseSettings):
     aws_owner: str | None = Field(None, description="owner tag of AWS deployments (default: you)")
     aws_expiry_hours: float = Field(4.0, gt=0, description="how long an AWS deployment may live")
     aws_cluster: str | None = Field(None, description="EKS cluster (default: Terraform's output)")
+    load_from: Literal["here", "in-region"] = Field(
+        "here",
+        description="where the AWS cells' load comes from: here (this machine) or in-region (a "
+        "pod on the EKS cluster's load-generator nodes)",
+    )
+    pipeline_image: str | None = Field(
+        None,
+        description="the pipeline image in ECR by digest, <repository>@sha256:<hex>: what the "
+        "in-region load generator's pod runs (default: Terraform's in_region_load output)",
+    )
+    results_bucket: str | None = Field(
+        None,
+        description="the S3 bucket the in-region load generator's rows travel through "
+        "(default: Terraform's in_region_load output)",
+    )
     terraform_dir: Path = Field(
         PROJECT_ROOT / "infra" / "terraform" / "envs" / "bench",
         description="the Terraform environment the AWS targets read outputs from",
@@ -95,6 +117,22 @@ class PipelineSettings(BaseSettings):
     @classmethod
     def _service_env_form(cls, value: str) -> str:
         parse_service_env(value)
+        return value
+
+    @field_validator("pipeline_image")
+    @classmethod
+    def _pinned_by_digest(cls, value: str | None) -> str | None:
+        if value is not None and not DIGEST_PINNED_IMAGE.match(value):
+            raise ValueError("is not pinned by digest: use <repository>@sha256:<64 hex>, no tag")
+        return value
+
+    @field_validator("results_bucket")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        if value is not None and not BUCKET_NAME.match(value):
+            raise ValueError(
+                "is not an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)"
+            )
         return value
 
     def service_env_by_scope(self) -> dict[str, dict[str, str]]:

@@ -39,6 +39,9 @@ SETTING_NAMES = {
     "service_env": "NLP_BENCH_SERVICE_ENV",
     "db": "NLP_BENCH_DB",
     "work_dir": "NLP_BENCH_WORK_DIR",
+    "load_from": "NLP_BENCH_LOAD_FROM",
+    "pipeline_image": "NLP_BENCH_PIPELINE_IMAGE",
+    "results_bucket": "NLP_BENCH_RESULTS_BUCKET",
 }
 
 

@@ -76,6 +76,7 @@ class BenchmarkConfig(dg.ConfigurableResource):
             model=settings.model,
             platform_overrides=json.dumps(overrides),
             service_env=settings.service_env_by_scope(),
+            load_from=settings.load_from,
         )
 
     def plan(self) -> BenchmarkPlan:
@@ -188,6 +189,10 @@ def tag_run_owner(context: dg.InitResourceContext) -> None:
 
 @dg.definitions
 def resources() -> dg.Definitions:
+    # Imported here, not above: the in-region resource's module builds on this one (AwsConfig),
+    # and what reads only the plan (the CLI's preflight) need not load the Kubernetes client.
+    from nlp_bench_pipeline.defs.bench.in_region import InRegionLoadResource
+
     settings = get_pipeline_settings()
     return dg.Definitions(
         resources={
@@ -197,5 +202,6 @@ def resources() -> dg.Definitions:
             "platforms": PlatformsResource(work_dir=str(settings.work_dir)),
             "report": ReportResource(report_dir=str(settings.report_dir)),
             "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(PROJECT_ROOT)),
+            "in_region_load": InRegionLoadResource.from_settings(settings),
         }
     )

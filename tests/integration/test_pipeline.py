@@ -14,6 +14,7 @@ from nlp_bench_pipeline.artifacts.image import docker_engine
 from nlp_bench_pipeline.core.processes import OWNER_ENV
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
 from nlp_bench_pipeline.defs.bench.checks import error_rate_bound, p99_slo, rows_equal_scheduled
+from nlp_bench_pipeline.defs.bench.in_region import InRegionLoadResource
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.deploy.assets import deployment
 from nlp_bench_pipeline.defs.metrics.assets import platform_metrics, run_summary
@@ -69,6 +70,7 @@ def workspace(tmp_path_factory):
         "aws": AwsConfig(),
         "platforms": PlatformsResource(work_dir=str(base / "work")),
         "pipes_subprocess_client": dg.PipesSubprocessClient(cwd=str(ROOT)),
+        "in_region_load": InRegionLoadResource(),  # unused: the local targets load from here
     }
     with dg.instance_for_test() as instance:
         yield {"resources": resources, "instance": instance, "db": base / "bench.duckdb"}

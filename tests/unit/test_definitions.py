@@ -94,4 +94,12 @@ def test_resources_default_to_the_local_benchmark() -> None:
     plan = defs.resources["bench"].plan()
     assert plan.targets == ["local-lambda", "local-k8s"]
     assert plan.profile == get_pipeline_settings().profile
-    assert set(defs.resources) >= {"bench", "duckdb", "aws", "platforms", "pipes_subprocess_client"}
+    assert set(defs.resources) >= {
+        "bench",
+        "duckdb",
+        "aws",
+        "platforms",
+        "pipes_subprocess_client",
+        "in_region_load",
+    }
+    assert plan.load_from == get_pipeline_settings().load_from

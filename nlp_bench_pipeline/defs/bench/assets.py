@@ -111,8 +111,6 @@ def pipes_launcher(context: dg.AssetExecutionContext, client: dg.PipesSubprocess
     kinds={"locust", "duckdb"},
     code_version=CODE_VERSION,
     pool="nlp_bench_platform",
-    # Unset by default: read only by an AWS cell of a plan that loads from inside the region.
-    resource_defs={"in_region_load": InRegionLoadResource()},
     description="Every repetition of one scenario on one target, each on a fresh platform: "
     "open-loop Locust load, then the rows, platform events and resource samples written to "
     "DuckDB in one transaction. Look at the `summary` table (p50 and p99 over every request, "

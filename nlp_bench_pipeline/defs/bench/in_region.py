@@ -43,6 +43,7 @@ from nlp_bench_pipeline.loadgen.in_region import (
 from nlp_bench_pipeline.loadgen.launch import summaries_from_messages
 from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
 from nlp_bench_pipeline.loadgen.s3_run_dir import s3_uri
+from nlp_bench_pipeline.settings import PipelineSettings
 from nlp_bench_pipeline.targets.aws.terraform import TerraformError
 from nlp_bench_pipeline.targets.aws_eks.access import describe_cluster
 from nlp_bench_pipeline.targets.aws_eks.kube import KubeApi
@@ -74,6 +75,17 @@ class InRegionLoadResource(dg.ConfigurableResource):
         "eks:DescribeCluster, with this package's EKS token as its exec plugin",
     )
     poll_interval_s: float = Field(5.0, gt=0, description="how often the pod's state is read")
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings) -> InRegionLoadResource:
+        """What the settings name (``NLP_BENCH_PIPELINE_IMAGE``, ``NLP_BENCH_RESULTS_BUCKET``,
+        ``NLP_BENCH_AWS_CLUSTER``, as the app server's container is given them); the rest, and
+        whatever they leave unset, from Terraform's output."""
+        return cls(
+            image=settings.pipeline_image,
+            bucket=settings.results_bucket,
+            cluster_name=settings.aws_cluster,
+        )
 
     def resolve(self, *, region: str | None, terraform_outputs: dict[str, Any]) -> InRegionLoad:
         """The fields given here over Terraform's, ``region`` (the session's) where neither
