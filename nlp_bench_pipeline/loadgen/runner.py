@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import duckdb
 import yaml
 
 from inference_service.contract import PREDICT_PATH
@@ -294,6 +295,8 @@ def main(argv: Sequence[str] | None = None, *, default_work_dir: Path | None = N
         plans = plans_from_args(args, default_work_dir=default_work_dir)
         if args.command == "worker" and len(plans) != 1:
             raise ScenarioError("a worker runs one repetition: give --repetition")
+        if getattr(args, "db", None) is not None and (problem := db_problem(args.db)):
+            raise ValueError(problem)
     except (ScenarioError, ValueError, OSError) as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -380,6 +383,26 @@ def unreachable(host: str, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
             f"nothing is listening at {host} ({type(exc).__name__}: {reason}); "
             "start the service, or check --host"
         )
+
+
+def db_problem(db: Path) -> str | None:
+    """Why ``--db`` cannot take the rows (one line naming it), or None when it can.
+
+    Checked before any load is sent: found only after the run, a read-only path left the rows
+    in Parquet and a traceback (issue 17, finding 6). The store itself is opened for writing —
+    its folder made, the file created or opened, the schema brought up to date — and a file
+    made in the folder beside it, where DuckDB writes its ``.wal``.
+    """
+    try:
+        MetricStore(db).migrate()
+        with tempfile.TemporaryFile(dir=db.parent):
+            pass
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename and str(exc.filename) != str(db) else ""
+        return f"--db {db}: cannot be written ({exc.strerror or type(exc).__name__}{where})"
+    except duckdb.Error as exc:
+        return f"--db {db}: cannot be written ({' '.join(str(exc).split())})"
+    return None
 
 
 def run_figures(
