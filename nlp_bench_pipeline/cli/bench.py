@@ -14,9 +14,12 @@ happens (issue 17, docs/reliability.md):
   summaries still run over the good ones;
 - SIGINT or SIGTERM stops the command, even while a run waits for a pool slot.
 
-After the cells come the summaries, the economics (prices, costs, the memory sweep, the scale
-simulation) and the report; the report's path is the last line printed. A bench that ran no
-``warm_steady`` cell (the scenario the costs price) skips the economics with a line saying so.
+After the cells, a bench with AWS targets tears down what is left of their deployments, a line
+per resource (each cell removes its own; ``--keep`` instead deploys each AWS target once more
+and leaves it up until its expiry). Then come the summaries, the economics (prices, costs, the
+memory sweep, the scale simulation) and the report; the report's path is the last line printed.
+A bench that ran no ``warm_steady`` cell (the scenario the costs price) skips the economics
+with a line saying so.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -42,6 +46,7 @@ from nlp_bench_pipeline.cli.dagster_home import (
 from nlp_bench_pipeline.cli.preflight import PreflightFailed, preflight
 from nlp_bench_pipeline.cli.results import print_summary
 from nlp_bench_pipeline.core.processes import ProcessIdentity
+from nlp_bench_pipeline.core.records import LOCAL_TARGETS
 from nlp_bench_pipeline.loadgen.scenarios import PROFILES
 from nlp_bench_pipeline.store.database import MetricStore
 
@@ -65,6 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--scenarios", help="comma-separated; default NLP_BENCH_SCENARIOS")
     bench.add_argument("--model", help="an NLP_BENCH_MODEL value; default synthetic")
     bench.add_argument("--skip-deploy", action="store_true", help="skip the deployment stage")
+    bench.add_argument(
+        "--keep",
+        action="store_true",
+        help="AWS targets: after the cells, deploy each once more and leave it up (until its "
+        "expiry) instead of tearing down what is left",
+    )
     bench.set_defaults(handler=bench_command)
 
 
@@ -92,6 +103,7 @@ class Stage:
     partition: str | None = None
     target: str | None = None  # the target a deploy or cell stage belongs to
     skip: str | None = None  # why this stage has nothing to do in this bench (not a failure)
+    run_config: Mapping[str, Any] | None = None  # beside the console's, e.g. an op's config
 
     @property
     def label(self) -> str:
@@ -130,6 +142,7 @@ def bench_command(args: argparse.Namespace) -> int:
         )
         for c in plan.cells()
     ]
+    stages += cloud_stages(plan.targets, keep=args.keep)
     stages += [Stage("summaries"), _economics_stage(plan.cells()), Stage("report")]
     started = time.monotonic()
     with StageInterrupts(instance) as interrupts:
@@ -139,6 +152,12 @@ def bench_command(args: argparse.Namespace) -> int:
             outcome = Outcome(128 + (interrupts.received or signal.SIGINT), summarise=False)
     if outcome.code > 128:
         print(f"{PROG}: interrupted; later stages were not run", file=sys.stderr)
+        if not args.keep and (cloud := [t for t in plan.targets if t not in LOCAL_TARGETS]):
+            print(
+                f"{PROG}: what {', '.join(cloud)} left stays up until its expiry: "
+                "`nlp-bench teardown --all` removes it now",
+                file=sys.stderr,
+            )
     if outcome.summarise:
         db = checked.settings.db
         print_summary(MetricStore(db).latest_summary_rows(plan.profile))
@@ -149,6 +168,21 @@ def bench_command(args: argparse.Namespace) -> int:
         if report.is_file():
             print(f"Report: {report}")
     return outcome.code
+
+
+def cloud_stages(targets: list[str], *, keep: bool) -> list[Stage]:
+    """After the cells: the plan's AWS deployments torn down, or (``keep``) deployed once more
+    and left up — every cell removes its own, so nothing would be up otherwise. The local
+    targets leave nothing: their deploy stage and every cell tear down as they go."""
+    from nlp_bench_pipeline.defs.bench.teardown import JOB_NAME, OP_NAME
+
+    cloud = [t for t in targets if t not in LOCAL_TARGETS]
+    if not cloud:
+        return []
+    if not keep:
+        return [Stage(JOB_NAME)]
+    listing = {"ops": {OP_NAME: {"config": {"keep": True}}}}
+    return [*(Stage("deploy", t, t) for t in cloud), Stage(JOB_NAME, run_config=listing)]
 
 
 def _economics_stage(cells: list[Cell]) -> Stage:
@@ -191,7 +225,7 @@ def _run_stages(
         run_id = str(uuid.uuid4())
         interrupts.watch(run_id)
         result = defs.resolve_job_def(stage.job).execute_in_process(
-            run_config=CONSOLE_INFO,
+            run_config={**CONSOLE_INFO, **(stage.run_config or {})},
             instance=instance,
             partition_key=stage.partition,
             raise_on_error=False,
@@ -210,6 +244,8 @@ def _run_stages(
             unmet.append(f"{stage.partition}: {', '.join(failed_checks)}")
         print(f"    {verdict}  run {result.run_id}", flush=True)
         if result.success:
+            for line in _teardown_lines(stage, result):
+                print(f"    {line}", flush=True)
             continue
         reason = failure_line(result)
         if stage.job == "build":
@@ -226,6 +262,13 @@ def _run_stages(
         print(f"failed: {'; '.join(failures)}", file=sys.stderr)
         return Outcome(1)
     return Outcome(0)
+
+
+def _teardown_lines(stage: Stage, result: ExecuteInProcessResult) -> list[str]:
+    """What the teardown stage tore down or kept, a line each (other stages: none)."""
+    from nlp_bench_pipeline.defs.bench.teardown import JOB_NAME, OP_NAME
+
+    return list(result.output_for_node(OP_NAME)) if stage.job == JOB_NAME else []
 
 
 def failure_line(result: ExecuteInProcessResult) -> str:
