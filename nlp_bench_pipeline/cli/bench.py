@@ -14,7 +14,8 @@ happens (issue 17, docs/reliability.md):
   summaries still run over the good ones;
 - SIGINT or SIGTERM stops the command, even while a run waits for a pool slot.
 
-After the cells, a bench with AWS targets tears down what is left of their deployments, a line
+After the cells comes the peak-rate search (docs/peak.md; a smoke bench skips it). Then a bench
+with AWS targets tears down what is left of their deployments, a line
 per resource (each cell removes its own; ``--keep`` instead deploys each AWS target once more
 and leaves it up until its expiry). Then come the summaries, the economics (prices, costs, the
 memory sweep, the scale simulation) and the report; the report's path is the last line printed.
@@ -142,6 +143,7 @@ def bench_command(args: argparse.Namespace) -> int:
         )
         for c in plan.cells()
     ]
+    stages.append(_peak_stage(plan.profile))
     stages += cloud_stages(plan.targets, keep=args.keep)
     stages += [Stage("summaries"), _economics_stage(plan.cells()), Stage("report")]
     started = time.monotonic()
@@ -183,6 +185,14 @@ def cloud_stages(targets: list[str], *, keep: bool) -> list[Stage]:
         return [Stage(JOB_NAME)]
     listing = {"ops": {OP_NAME: {"config": {"keep": True}}}}
     return [*(Stage("deploy", t, t) for t in cloud), Stage(JOB_NAME, run_config=listing)]
+
+
+def _peak_stage(profile: str) -> Stage:
+    """The peak-rate search after the cells (quick: one warmed series per target at the plan's
+    size; full: every size and both policies); a smoke bench, for tests, searches nothing."""
+    if profile == "smoke":
+        return Stage("peak", skip="a smoke bench runs no peak search (nlp-bench peak does)")
+    return Stage("peak")
 
 
 def _economics_stage(cells: list[Cell]) -> Stage:

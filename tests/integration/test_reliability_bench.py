@@ -220,8 +220,9 @@ def test_kill_9_mid_cell_then_a_rerun_in_the_same_home_succeeds_and_leaks_no_sec
     output = second_log.read_text(errors="replace")
     assert code == 0, output[-4000:]
     assert "marked failed and its pool slots freed" in output
-    assert stage_verdicts(output)[-4:] == [
+    assert stage_verdicts(output)[-5:] == [
         (f"benchmark_cell [{SCENARIO}|local-lambda]", "ok"),
+        ("peak", "skipped:"),  # a smoke bench searches no peak rate
         ("summaries", "ok"),
         ("economics", "skipped:"),  # the costs price warm_steady runs; this bench ran none
         ("report", "ok"),

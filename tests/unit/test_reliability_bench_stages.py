@@ -149,3 +149,30 @@ def test_every_run_carries_its_owners_identity(
 def test_a_failure_line_is_the_root_cause_in_one_line() -> None:
     result = FakeResult(False, "r", error("outer", cause=error("first\n\n  second  \nlast", "E")))
     assert failure_line(result) == "model_artifact: E: first ... last"  # type: ignore[arg-type]
+
+
+def test_a_skipped_stage_says_why_runs_nothing_and_is_no_failure(
+    monkeypatch: pytest.MonkeyPatch, stages: list[Stage], capsys: pytest.CaptureFixture[str]
+) -> None:
+    skipped = Stage("economics", skip="the costs price warm_steady runs and this bench ran none")
+    outcome, defs = run(monkeypatch, [*stages, skipped], set())
+    assert (outcome.code, outcome.summarise) == (0, True)
+    assert ("economics", None) not in defs.ran
+    assert capsys.readouterr().out.endswith(
+        "==> economics\n    skipped: the costs price warm_steady runs and this bench ran none\n"
+    )
+
+
+def test_the_peak_search_runs_in_quick_and_full_and_a_smoke_bench_skips_it() -> None:
+    assert bench._peak_stage("quick") == Stage("peak")
+    assert bench._peak_stage("full") == Stage("peak")
+    assert bench._peak_stage("smoke").skip
+
+
+def test_the_economics_run_only_when_the_bench_ran_the_scenario_they_price() -> None:
+    from nlp_bench_pipeline.bench.plan import Cell
+
+    steady = Cell(target="local-k8s", scenario="warm_steady")
+    cold = Cell(target="local-k8s", scenario="cold_start")
+    assert bench._economics_stage([cold, steady]) == Stage("economics")
+    assert "warm_steady" in (bench._economics_stage([cold]).skip or "")
