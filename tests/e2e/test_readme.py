@@ -4,10 +4,13 @@ docs/schema.md, run as written in a temporary copy of the repository (issue 14).
 The copy holds the working tree (tracked and untracked files git does not ignore) with `.venv`
 and the model cache linked in, the settings `make` exports (``DAGSTER_HOME``, ``NLP_BENCH_DB``,
 ``NLP_BENCH_MODEL_CACHE``) and a metric store where `make bench` leaves one. The store is built
-by hand, through the real ingestion and the real schema: the four runs and the economics rows of
-``tests/unit/test_report_rows.py``. A real smoke-profile bench of one target and one scenario
-with the tiny model took 166 s on a 2-core machine, more than this test's budget;
-``tests/integration/test_pipeline.py`` runs the pipeline itself.
+by hand, through the real ingestion and the real schema: the four quick-profile runs and the
+economics rows of ``tests/unit/test_report_rows.py``, and the Lambda burst once more under the
+smoke profile, so two profiles of one cell meet as they do after a `bench --profile smoke`: a
+documented query whose result that run changes must say which profile each row is. A real
+smoke-profile bench of one target and one scenario with the tiny model took 166 s on a 2-core
+machine, more than this test's budget; ``tests/integration/test_pipeline.py`` runs the pipeline
+itself.
 
 Every command is in one of three tables: ``RUN`` (it must exit 0, and some outputs are
 checked), ``SERVERS`` (started, probed, stopped) or ``SKIPPED`` (with why, and which test runs
@@ -34,7 +37,14 @@ import httpx
 import pytest
 
 from nlp_bench_pipeline.core.processes import free_port
-from tests.unit.test_report_rows import add_economics, build_report_store
+from nlp_bench_pipeline.store.database import MetricStore
+from tests.unit.store_rows import record, write_rows
+from tests.unit.test_report_rows import (
+    add_economics,
+    build_report_store,
+    lambda_burst_events,
+    lambda_burst_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +65,13 @@ LOCAL_LAMBDA = (
     ".venv/bin/python -m nlp_bench_pipeline.targets.local_lambda --memory 2048 --port 9000"
 )
 LOCAL_K8S = ".venv/bin/python -m nlp_bench_pipeline.targets.local_k8s --replicas 2 --port 9100"
+SMOKE_SERIES = "series-smoke"
+SMOKE_RUN = f"{SMOKE_SERIES}-local-lambda-burst-smoke-r0"
+LATEST_RUNS = 5  # two targets, burst and warm_steady, quick; the Lambda burst under smoke too
+SQL_QUERY = (
+    '.venv/bin/nlp-bench sql "SELECT target, scenario, profile, p99_ms, slo_met FROM run_summary '
+    'JOIN latest_runs USING (run_id)"'
+)
 LOADGEN_RUN = (
     ".venv/bin/python -m nlp_bench_pipeline.loadgen run --host http://127.0.0.1:9100 "
     "--scenario warm_steady --profile smoke --fail-on 'error_rate>1%'"
@@ -80,8 +97,7 @@ RUN = {
     "export DAGSTER_HOME=$PWD/.dagster_home",
     ".venv/bin/dg check defs",
     ".venv/bin/dg list defs",
-    '.venv/bin/nlp-bench sql "SELECT target, scenario, p99_ms, slo_met FROM run_summary JOIN '
-    'latest_runs USING (run_id)"',
+    SQL_QUERY,
     ".venv/bin/nlp-bench sql",
     ".venv/bin/nlp-bench export --what run_summary,requests --format csv --out data/exports",
     "make help",
@@ -178,6 +194,7 @@ class Copy:
     env: dict[str, str]
     ports: dict[int, int]
     started: float
+    quick_only: Path  # the same store before the smoke run was added
 
     @property
     def db(self) -> Path:
@@ -220,9 +237,12 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Copy:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("NLP_BENCH_MODEL", None)
-    copy = Copy(root, env, {port: free_port() for port in DOCUMENTED_PORTS}, started)
+    quick_only = tmp_path_factory.mktemp("quick-only") / "nlp_bench.duckdb"
+    copy = Copy(root, env, {port: free_port() for port in DOCUMENTED_PORTS}, started, quick_only)
     store = build_report_store(root / "data" / "handmade")
     add_economics(store)
+    shutil.copy2(store.path, quick_only)
+    add_smoke_run(store, root / "data" / "handmade")
     shutil.move(store.path, copy.db)
     made = copy.sh(
         ".venv/bin/python -c 'from nlp_bench_pipeline.cli.dagster_home import "
@@ -230,6 +250,17 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Copy:
     )
     assert made.returncode == 0, made.stderr
     return copy
+
+
+def add_smoke_run(store: MetricStore, folder: Path) -> None:
+    """The Lambda burst again, in a series of its own under the smoke profile."""
+    rows = lambda_burst_rows()
+    path = write_rows(folder / SMOKE_RUN / "requests-0.parquet", rows)
+    run = record(
+        SMOKE_RUN, rows, target="local-lambda", scenario="burst", series_id=SMOKE_SERIES,
+        profile="smoke", measure_s=12.0, slo_p99_ms=2000.0,
+    )  # fmt: skip
+    store.ingest_run(run, request_files=[path], events=lambda_burst_events())
 
 
 # --------------------------------------------------------------------------- SQL and Python blocks
@@ -251,11 +282,36 @@ def test_every_sql_block_runs_against_the_real_schema(repo: Copy, path: Path):
                 pytest.fail(f"{path.name}: {exc}\n{statement}")
 
 
-def test_the_headline_query_returns_every_latest_run(repo: Copy):
-    headline = sql_statements(README)[0]
-    with duckdb.connect(str(repo.db), read_only=True) as conn:
-        rows = conn.execute(headline).fetchall()
-    assert len(rows) == 4  # the hand-made runs: two targets, burst and warm_steady
+@dataclass
+class Result:
+    columns: list[str]
+    rows: list[tuple]
+
+
+def result(db: Path, statement: str) -> Result:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        cursor = conn.execute(statement)
+        return Result([d[0] for d in cursor.description or []], cursor.fetchall())
+
+
+@pytest.mark.parametrize("path", [README, SCHEMA], ids=["README", "schema"])
+def test_no_sql_block_mixes_profiles_in_a_row_without_saying_which(repo: Copy, path: Path):
+    """A statement the smoke run changes names each row's profile (or its run, whose id does);
+    one that leaves it out filters to one profile, and so gives what it gave without it."""
+    for statement in sql_statements(path):
+        both, quick = result(repo.db, statement), result(repo.quick_only, statement)
+        if sorted(map(repr, both.rows)) != sorted(map(repr, quick.rows)):
+            assert {"profile", "run_id"} & set(both.columns), (
+                f"{path.name}: the smoke run's rows are mixed in unlabelled:\n{statement}"
+            )
+
+
+def test_the_headline_query_returns_every_latest_run_with_its_profile(repo: Copy):
+    headline = result(repo.db, sql_statements(README)[0])
+    cells = [dict(zip(headline.columns, row, strict=True)) for row in headline.rows]
+    assert len(cells) == LATEST_RUNS
+    lambda_bursts = [c for c in cells if (c["target"], c["scenario"]) == ("local-lambda", "burst")]
+    assert sorted(c["profile"] for c in lambda_bursts) == ["quick", "smoke"]
 
 
 @pytest.mark.parametrize(
@@ -275,7 +331,9 @@ def test_every_python_block_runs(repo: Copy, path: Path, index: int):
 
 
 CHECKS: dict[str, Callable[[subprocess.CompletedProcess, Copy], None]] = {
-    ".venv/bin/nlp-bench summary": lambda done, _: _has(done, "local-lambda", "warm_steady"),
+    ".venv/bin/nlp-bench summary": lambda done, _: _has(done, "warm_steady", "quick", "smoke"),
+    ".venv/bin/nlp-bench summary --profile quick": lambda done, _: _only_quick(done),
+    SQL_QUERY: lambda done, _: _has(done, "profile", "quick", "smoke"),
     ".venv/bin/python -m nlp_bench_pipeline.loadgen scenarios": lambda done, _: _has(
         done, "Scenarios in the built-in catalog", "warm_steady: "
     ),
@@ -287,6 +345,11 @@ CHECKS: dict[str, Callable[[subprocess.CompletedProcess, Copy], None]] = {
 
 def _has(done: subprocess.CompletedProcess, *texts: str) -> None:
     assert all(text in done.stdout for text in texts), done.stdout[-2000:]
+
+
+def _only_quick(done: subprocess.CompletedProcess) -> None:
+    _has(done, "local-lambda", "quick")
+    assert "smoke" not in done.stdout, done.stdout[-2000:]
 
 
 def _exported(copy: Copy) -> None:
