@@ -36,10 +36,11 @@ import httpx
 
 from benchmarks.report import Section, table
 from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, DeploymentSpec
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.settings import PROJECT_ROOT
 from nlp_bench_pipeline.targets.local_lambda import LocalLambdaTarget
 
-MEMORY_MB = 1769
+MEMORY_MB = LAMBDA_DEFAULT_MEMORY_MB
 ROUNDS = 3
 INIT_TIMEOUT_S = 60.0
 BODY = {"text": "a gripping, beautiful film"}

@@ -24,13 +24,14 @@ from typing import Any
 
 from benchmarks.report import Section, table
 from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, DeploymentSpec
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.core.processes import python_command
 from nlp_bench_pipeline.settings import PROJECT_ROOT
 from nlp_bench_pipeline.targets.cpu_quota import CpuQuotas, lambda_cores
 from nlp_bench_pipeline.targets.local_lambda import LocalLambdaTarget
 from nlp_bench_pipeline.targets.local_lambda.payloads import HttpRequest, http_api_event
 
-MEMORY_MB = 1769
+MEMORY_MB = LAMBDA_DEFAULT_MEMORY_MB
 COLD_REPETITIONS = 3
 ROUND_TRIPS = 3000
 WARM_UP = 300

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan
 from nlp_bench_pipeline.core.options import number
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_MAX_MEMORY_MB, LAMBDA_MIN_MEMORY_MB
 from nlp_bench_pipeline.core.records import ALL_TARGETS
 from nlp_bench_pipeline.core.runs import Provenance
 from nlp_bench_pipeline.lib.versions import source_version
@@ -64,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--memory-mb",
-        type=number(128, 10240, integer=True),
+        type=number(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB, integer=True),
         action="append",
         help="a Lambda memory size (repeatable); default: the profile's",
     )

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan
 from nlp_bench_pipeline.core.options import number
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_MAX_MEMORY_MB, LAMBDA_MIN_MEMORY_MB
 from nlp_bench_pipeline.core.records import LAMBDA_STYLE_TARGETS
 from nlp_bench_pipeline.costs.catalog import CatalogError, load_catalog
 from nlp_bench_pipeline.loadgen.scenarios import PROFILES
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", choices=sorted(LAMBDA_STYLE_TARGETS), default="local-lambda")
     parser.add_argument(
         "--memory-mb",
-        type=number(128, 10240, integer=True),
+        type=number(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB, integer=True),
         action="append",
         dest="memory_mb",
         help="a memory size (repeatable); default: the profile's",

@@ -24,6 +24,7 @@ from typing import Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_MAX_MEMORY_MB, LAMBDA_MIN_MEMORY_MB
 from nlp_bench_pipeline.costs.catalog import PriceCatalog
 from nlp_bench_pipeline.costs.eks_sizing import AlbTraffic, EksSizing, eks_usage, size_eks_cluster
 from nlp_bench_pipeline.costs.lambda_usage import lambda_usage
@@ -53,7 +54,7 @@ class _Data(BaseModel):
 class LambdaProfile(_Data):
     """One memory size's per-request figures, from REPORT records (never client latency)."""
 
-    memory_mb: int = Field(ge=128, le=10240)
+    memory_mb: int = Field(ge=LAMBDA_MIN_MEMORY_MB, le=LAMBDA_MAX_MEMORY_MB)
     billed_ms: float = Field(gt=0, description="mean Billed Duration of a warm invocation")
     billed_ms_low: float | None = Field(None, gt=0, description="low end of its interval")
     billed_ms_high: float | None = Field(None, gt=0, description="high end of its interval")

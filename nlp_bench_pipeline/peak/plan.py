@@ -29,6 +29,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nlp_bench_pipeline.bench.verdict import ValidityRule
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_MB_PER_VCPU
 from nlp_bench_pipeline.loadgen.scenarios import ScenarioConfig, load_scenario
 from nlp_bench_pipeline.peak.search import SearchBounds
 from nlp_bench_pipeline.store.peak import PEAK_SCENARIO
@@ -150,7 +151,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, object]] = {
     },
     "full": {
         "policies": POLICIES,
-        "memory_sizes_mb": (1024, 1769, 3008),
+        "memory_sizes_mb": (1024, LAMBDA_MB_PER_VCPU, 3008),
         "pod_cpus": (0.5, 1.0, 2.0),
         "min_requests": 100,
         "tolerance": 0.05,

@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from nlp_bench_pipeline.bench.verdict import ValidityRule, judge_run
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.core.records import LAMBDA_STYLE_TARGETS
 from nlp_bench_pipeline.costs.catalog import PriceCatalog
 from nlp_bench_pipeline.peak.capacity import Size
@@ -92,7 +93,7 @@ class SimulatedProbes:
     def _simulate(self, traffic: Traffic) -> SimulationResult:
         common = {"catalog": self.catalog, "seed": self.seed, "slo_ms": self.bound_ms}
         if self.lambda_style:
-            knobs: dict[str, Any] = {"memory_mb": self.size.memory_mb or 1769}
+            knobs: dict[str, Any] = {"memory_mb": self.size.memory_mb or LAMBDA_DEFAULT_MEMORY_MB}
             if self.concurrency_limit:
                 knobs["concurrency_limit"] = self.concurrency_limit
             if self.policy == "cold":

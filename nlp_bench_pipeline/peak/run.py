@@ -18,6 +18,7 @@ from typing import Any
 
 from nlp_bench_pipeline.bench.cell import Launcher
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.core.records import LAMBDA_STYLE_TARGETS, utcnow
 from nlp_bench_pipeline.core.runs import Provenance
 from nlp_bench_pipeline.costs.catalog import PriceCatalog
@@ -203,7 +204,9 @@ def _projection(
         detail = {
             "rules": "aws",
             "settings": probes.last_settings,
-            "calibration": calibration.describe(platform, size.memory_mb or 1769),
+            "calibration": calibration.describe(
+                platform, size.memory_mb or LAMBDA_DEFAULT_MEMORY_MB
+            ),
         }
     common = _common(target, size, policy, request, bound, result)
     peak = result.peak_rps if result else None

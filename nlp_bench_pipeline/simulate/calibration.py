@@ -37,6 +37,7 @@ from typing import Literal
 
 import numpy as np
 
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.simulate.distributions import (
     DEFAULT_INIT,
     DEFAULT_K8S_OVERHEAD_MS,
@@ -63,7 +64,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "lambda": ("aws-lambda", "local-lambda"),
     "eks": ("aws-eks", "local-k8s"),
 }
-DEFAULT_MEMORY_MB = 1769
+DEFAULT_MEMORY_MB = LAMBDA_DEFAULT_MEMORY_MB
 MIN_REQUEST_SAMPLES = 20
 
 LATEST_RUNS_SQL = """

@@ -15,6 +15,11 @@ import sys
 from pathlib import Path
 
 from nlp_bench_pipeline.core.options import number
+from nlp_bench_pipeline.core.platform_facts import (
+    LAMBDA_DEFAULT_MEMORY_MB,
+    LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MIN_MEMORY_MB,
+)
 from nlp_bench_pipeline.costs.catalog import CatalogError, CatalogLookupError, load_catalog
 from nlp_bench_pipeline.simulate.calibration import CalibrationError, calibrate
 from nlp_bench_pipeline.simulate.simulation import (
@@ -50,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction, *, default_db: Path | None 
     )
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     lam = parser.add_argument_group("lambda")
-    lam.add_argument("--memory-mb", type=number(128, 10240, integer=True), default=1769)
+    lam.add_argument(
+        "--memory-mb",
+        type=number(LAMBDA_MIN_MEMORY_MB, LAMBDA_MAX_MEMORY_MB, integer=True),
+        default=LAMBDA_DEFAULT_MEMORY_MB,
+    )
     lam.add_argument("--concurrency-limit", type=number(1, integer=True), default=1000)
     lam.add_argument("--provisioned", type=number(0, integer=True), default=0)
     lam.add_argument("--max-concurrent-inits", type=number(1, integer=True), default=None)

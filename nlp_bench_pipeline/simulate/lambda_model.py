@@ -42,6 +42,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nlp_bench_pipeline.core.platform_facts import (
+    LAMBDA_DEFAULT_MEMORY_MB,
+    LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MIN_MEMORY_MB,
+)
 from nlp_bench_pipeline.costs.usage import Architecture, GatewayKind
 from nlp_bench_pipeline.simulate.distributions import Distribution
 from nlp_bench_pipeline.simulate.outcomes import Outcome, RequestTally
@@ -56,7 +61,7 @@ MIN_WORK_MS = 0.001
 class LambdaSettings:
     """Lambda and API Gateway knobs; AWS's numbers by default (docs/simulator.md says where)."""
 
-    memory_mb: int = 1769
+    memory_mb: int = LAMBDA_DEFAULT_MEMORY_MB
     concurrency_limit: int = 1000
     scale_out_limit: int = 1000
     scale_out_window_s: float = 10.0
@@ -72,8 +77,11 @@ class LambdaSettings:
     gateway: GatewayKind = "http"
 
     def __post_init__(self) -> None:
-        if not 128 <= self.memory_mb <= 10_240:
-            raise ValueError(f"memory_mb must be 128..10240, not {self.memory_mb}")
+        if not LAMBDA_MIN_MEMORY_MB <= self.memory_mb <= LAMBDA_MAX_MEMORY_MB:
+            raise ValueError(
+                f"memory_mb must be {LAMBDA_MIN_MEMORY_MB}..{LAMBDA_MAX_MEMORY_MB}, "
+                f"not {self.memory_mb}"
+            )
         if self.concurrency_limit < 1 or self.scale_out_limit < 1:
             raise ValueError("concurrency_limit and scale_out_limit must be at least 1")
         if self.provisioned_concurrency + self.warm_at_start > self.concurrency_limit:

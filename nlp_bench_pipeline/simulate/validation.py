@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.simulate.calibration import Calibration, LocalRun, calibrate, local_runs
 from nlp_bench_pipeline.simulate.eks_model import EksSettings, EksSimulation
 from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings, LambdaSimulation
@@ -127,7 +128,9 @@ def _validate(store: MetricStore, run: LocalRun, seed: int, resamples: int) -> R
         run.target,
         run.scenario,
         rows,
-        calibration.describe(run.platform, getattr(settings, "memory_mb", 1769)),
+        calibration.describe(
+            run.platform, getattr(settings, "memory_mb", LAMBDA_DEFAULT_MEMORY_MB)
+        ),
         settings_dict(settings),
     )
 

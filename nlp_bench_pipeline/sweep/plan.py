@@ -16,10 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from nlp_bench_pipeline.core.platform_facts import (
     LAMBDA_DEFAULT_MEMORY_MB,
     LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MB_PER_VCPU,
     LAMBDA_MIN_MEMORY_MB,
 )
 
-DEFAULT_SIZES_MB = (512, 1024, 1769, 3008, 5120, 10240)
+DEFAULT_SIZES_MB = (512, 1024, LAMBDA_MB_PER_VCPU, 3008, 5120, LAMBDA_MAX_MEMORY_MB)
 QUICK_SIZES_MB = (LAMBDA_DEFAULT_MEMORY_MB,)
 DEFAULT_BALANCE_WEIGHT = 0.5  # Power Tuning's default for its "balanced" strategy
 

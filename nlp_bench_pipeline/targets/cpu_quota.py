@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_MB_PER_VCPU
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000
 GROUP_PARENT = "nlp-bench"
@@ -52,7 +54,7 @@ def threads_for(cores: float, host_cores: int | None = None) -> int:
 
 def lambda_cores(memory_mb: int) -> float:
     """Lambda's documented proportionality: 1,769 MB buys one vCPU (up to 6 at 10,240 MB)."""
-    return memory_mb / 1769.0
+    return memory_mb / LAMBDA_MB_PER_VCPU
 
 
 class CpuQuotas:

@@ -43,6 +43,7 @@ from nlp_bench_pipeline.store.economics import (
 )
 from nlp_bench_pipeline.sweep import SweepPlan, run_sweep
 from nlp_bench_pipeline.sweep.capacity import capacity_for
+from nlp_bench_pipeline.sweep.plan import DEFAULT_SIZES_MB, QUICK_SIZES_MB
 
 ECONOMICS = "nlp_bench_pipeline/defs/economics"
 STORE = ("nlp_bench_pipeline/store/economics.py", "nlp_bench_pipeline/store/migrations")
@@ -177,7 +178,11 @@ class MemorySweepConfig(dg.Config):
     """The sweep's knobs; empty or null fields take the benchmark profile's defaults."""
 
     target: str = Field("local-lambda", description="a Lambda-style target")
-    memory_sizes_mb: list[int] = Field([], description="empty: quick 1769, full 512 … 10240")
+    memory_sizes_mb: list[int] = Field(
+        [],
+        description=f"empty: quick {QUICK_SIZES_MB[0]}, "
+        f"full {DEFAULT_SIZES_MB[0]} … {DEFAULT_SIZES_MB[-1]}",
+    )
     warm_invocations: int | None = Field(None, description="per size; null: the profile's")
     cold_invocations: int | None = Field(None, description="per size; null: the profile's")
     balance_weight: float = Field(0.5, ge=0, le=1, description="w of the balanced choice")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
 from nlp_bench_pipeline.costs.catalog import PriceCatalog
 from nlp_bench_pipeline.simulate import (
     Calibration,
@@ -43,7 +44,7 @@ class GridSettings:
     hours: float = 1.0
     slo_ms: float = 2000.0
     seed: int = 0
-    memory_mb: int = 1769
+    memory_mb: int = LAMBDA_DEFAULT_MEMORY_MB
     node_type: str = "c6i.xlarge"
     pod_cpu: float = 1.0
     validation_resamples: int = 1000

@@ -34,7 +34,11 @@ from pydantic import ValidationError
 from inference_service.contract import PREDICT_PATH
 from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.options import number
-from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
+from nlp_bench_pipeline.core.platform_facts import (
+    LAMBDA_DEFAULT_MEMORY_MB,
+    LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MIN_MEMORY_MB,
+)
 from nlp_bench_pipeline.settings import PipelineSettings
 from nlp_bench_pipeline.targets.command_line import (
     address_in_use,
@@ -183,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
         "--memory",
         type=number(1, integer=True),
         default=LAMBDA_DEFAULT_MEMORY_MB,
-        help="function memory size in MB, 128 to 10240; sets the CPU share (default: %(default)s)",
+        help=f"function memory size in MB, {LAMBDA_MIN_MEMORY_MB} to {LAMBDA_MAX_MEMORY_MB}; "
+        "sets the CPU share (default: %(default)s)",
     )
     parser.add_argument(
         "--port",
