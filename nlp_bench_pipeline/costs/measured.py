@@ -6,12 +6,14 @@ All the SQL of the costs package is here, so it can move into the store layer as
   ``report``), never client latency. Warm invokes (no Init Duration) give the per-request
   duration; cold ones the Init Duration; an invoke on a provisioned environment is recognised by
   its environment's init (``detail.init_type = 'provisioned-concurrency'``).
-- Kubernetes: a pod's capacity at the SLO, until a peak-rate search measures it, by the rule
-  *capacity = 1000 / mean service time*: a pod serves one request at a time (one worker, torch
-  on the pod's cores), so at full utilisation it completes 1000 / ``server_ms`` requests a
-  second. ``server_ms`` is time inside the service process, so in-process queueing under load
-  makes it an underestimate of capacity (conservative for EKS); the utilisation target then
-  keeps the queueing the SLO can bear.
+- Kubernetes: the pods' service time, and the capacity it implies by the rule *capacity =
+  1000 / mean service time*: a pod serves one request at a time (one worker, torch on the pod's
+  cores), so at full utilisation it completes 1000 / ``server_ms`` requests a second.
+  ``server_ms`` is time inside the service process, so in-process queueing under load makes it
+  an underestimate of capacity (conservative for EKS); the utilisation target then keeps the
+  queueing the SLO can bear. Where the peak-rate search measured the target, its rows
+  (``latest_peak_searches``, measured and warmed) are read here too, and ``pod_capacity``
+  chooses between the two rules.
 - Spread: with two or more repetitions, the 95 % Student-t interval of the repetitions' means
   (the store's ``student_t_975`` table); with one, the 95 % normal interval of that run's mean.
 - SLO: judged as the project's ``p99_slo`` check does, on the worst repetition's corrected p99.
@@ -106,6 +108,16 @@ stats AS (
 SELECT stats.*, {_T975}
 FROM stats WHERE repetitions > 0
 """  # noqa: S608 - composed of constants; values are bound
+
+# The newest search invocation of the target (the view keeps one per target): measured on the
+# target itself, every replica warm before each probe. pod_capacity judges which row, if any, fits.
+PEAK_SEARCHES_SQL = """
+SELECT search_id, profile, size, pod_cpu, replicas, slo_p99_ms, status, peak_rps, upper_rps,
+       reason, host_limited, host_limited_reasons
+FROM latest_peak_searches
+WHERE target = $target AND method = 'measured' AND policy = 'warmed'
+ORDER BY slo_p99_ms DESC, search_id
+"""
 
 PROFILES_SQL = (
     "SELECT DISTINCT profile FROM latest_runs JOIN benchmark_runs USING (run_id)"
@@ -219,6 +231,12 @@ def pod_measurements(
         cpu_request_cores=row["cpu_request"],
         p99_corrected_ms=row["p99_corrected_ms"],
     )
+
+
+def peak_searches(store: MetricStore, target: str) -> list[dict[str, Any]]:
+    """The target's measured, warmed peak searches of its latest invocation, loosest bound first
+    (none before any search)."""
+    return store.query(PEAK_SEARCHES_SQL, {"target": target}).to_pylist()
 
 
 def _spread(row: dict[str, Any]) -> Spread:

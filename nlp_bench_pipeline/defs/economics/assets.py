@@ -24,6 +24,7 @@ from nlp_bench_pipeline.defs.economics.metadata import table
 from nlp_bench_pipeline.defs.economics.resources import PricingResource
 from nlp_bench_pipeline.defs.economics.simulation_grid import grid_for_profile, simulate_grid
 from nlp_bench_pipeline.defs.metrics.assets import run_summary
+from nlp_bench_pipeline.defs.peak.assets import peak_rate
 from nlp_bench_pipeline.defs.resources import (
     AwsConfig,
     BenchmarkConfig,
@@ -106,7 +107,7 @@ class CostEstimatesConfig(dg.Config):
 
 
 @dg.asset(
-    deps=[price_catalog, run_summary],
+    deps=[price_catalog, run_summary, peak_rate],  # peak_rate: the pods' capacity where it fits
     group_name="economics",
     kinds={"duckdb", "python"},
     code_version=ESTIMATES_VERSION,
@@ -115,7 +116,8 @@ class CostEstimatesConfig(dg.Config):
     "latest complete runs; and the break-even rate at equal SLO per traffic shape. Tables "
     "cost_estimates and cost_breakeven. Look at `breakeven_rps` (the mean rate from which EKS "
     "costs no more than Lambda, steady traffic) with its interval, the `breakeven` table per "
-    "shape, `cheapest_lambda_memory_mb_meeting_slo` and `notes` (the assumptions).",
+    "shape, `cheapest_lambda_memory_mb_meeting_slo`, `pod_capacity_source` (the peak-rate "
+    "search or 1000 / mean service time) and `notes` (the assumptions).",
 )
 def cost_estimates(
     context: dg.AssetExecutionContext,
@@ -166,6 +168,7 @@ def cost_estimates(
             "breakeven": table(estimates.breakeven, BREAKEVEN_COLUMNS),
             "cheapest_lambda_memory_mb_meeting_slo": estimates.chosen_memory_mb,
             "lambda_choice": estimates.chosen_reason,
+            "pod_capacity_source": estimates.pod_capacity_source or "no Kubernetes runs",
             "estimates": table(chosen, ESTIMATE_COLUMNS),
             "rows": len(estimates.estimates),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in estimates.notes) or "none"),

@@ -7,10 +7,12 @@ profile, and the break-even at equal SLO per traffic shape. Plain Python over ``
   (``run_summary.slo_met``: the corrected p99 over every request, failures ranked last, within
   the run's own bound; docs/adr/0037); the cheapest x86 size that meets it is the one the
   break-even uses (``chosen``).
-- EKS: every node type of the catalog's region, pods sized from the measured per-pod capacity
-  (``costs.measured``'s rule until a peak-rate search exists), the cluster held at the peak of
-  the traffic shape all month (``costs.breakeven.eks_month``). Graviton node types reuse the
-  capacity measured on this host's CPU, and say so.
+- EKS: every node type of the catalog's region, pods sized from the per-pod capacity at the
+  SLO (``costs.pod_capacity``: the target's peak-rate search where one fits — measured, warmed,
+  the priced pod CPU, a bound no looser than the SLO — else 1000 / mean service time), the
+  cluster held at the peak of the traffic shape all month (``costs.breakeven.eks_month``).
+  Every EKS row's notes, and the estimates' notes, say which rule gave the capacity. Graviton
+  node types reuse the capacity measured on this host's CPU, and say so.
 - The break-even: ``costs.breakeven.breakeven_study`` per traffic shape, between the chosen
   Lambda size and pods on the break-even node type.
 
@@ -45,6 +47,7 @@ from nlp_bench_pipeline.costs.measured import (
     pod_measurements,
 )
 from nlp_bench_pipeline.costs.model import CostBreakdown, per_million_inferences
+from nlp_bench_pipeline.costs.pod_capacity import PodCapacity, pod_capacity
 from nlp_bench_pipeline.costs.usage import DEFAULT_REGION, Architecture, GatewayKind
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.economics import slo_by_memory_size, slo_of_runs
@@ -53,6 +56,7 @@ LAMBDA_TARGETS = ("aws-lambda", "local-lambda")
 KUBERNETES_TARGETS = ("aws-eks", "local-k8s")
 DEFAULT_RATES_RPS = (1.0, 10.0, 100.0, 1000.0)
 MEASURED_ARCHITECTURE: Architecture = "x86"
+DEFAULT_POD_CPU_CORES = 1.0  # pods whose runs recorded no CPU request
 
 
 class NoMeasurements(ValueError):
@@ -107,6 +111,7 @@ class CostEstimates:
     chosen_memory_mb: int | None
     chosen_reason: str
     notes: list[str]
+    pod_capacity_source: str | None  # which rule gave the pods' capacity; None without pods
 
 
 @dataclass(frozen=True)
@@ -151,14 +156,21 @@ def estimate_costs(
         for arch in settings.architectures:
             profile = _lambda_profile(lam, arch, settings)
             rows += _lambda_rows(lam, profile, chosen, settings, workload, catalog, digest)
+    capacity: PodCapacity | None = None
     if pods is not None:
         pod_slo = slo_of_runs(store, pods.target, settings.scenario, pods.profile)
+        # The bound the EKS rows state: the pods' runs' own, else the settings'.
+        slo_ms = pod_slo.get("slo_p99_ms") or settings.slo_ms
+        capacity = pod_capacity(store, pods, slo_ms=slo_ms, pod_cpu=_pod_cpu_cores(pods))
+        notes += capacity.notes
         for node_type in settings.node_types or tuple(catalog.instance_types(settings.region)):
-            rows += _eks_rows(pods, pod_slo, node_type, settings, workload, catalog, digest)
+            rows += _eks_rows(
+                pods, capacity, pod_slo, node_type, settings, workload, catalog, digest
+            )
     chosen_reason = _chosen_reason(lambdas, chosen, settings)
     studies: dict[str, BreakEvenStudy] = {}
-    if chosen is not None and pods is not None:
-        eks = _eks_profile(pods, settings.breakeven_node_type, settings)
+    if chosen is not None and pods is not None and capacity is not None:
+        eks = _eks_profile(pods, capacity, settings.breakeven_node_type, settings)
         alternatives = [
             _lambda_profile(lam, "x86", settings)
             for lam in lambdas
@@ -190,6 +202,7 @@ def estimate_costs(
         chosen_memory_mb=chosen.memory_mb if chosen else None,
         chosen_reason=chosen_reason,
         notes=notes,
+        pod_capacity_source=capacity.source if capacity else None,
     )
 
 
@@ -231,14 +244,19 @@ def _lambda_profile(lam: _Lambda, arch: Architecture, settings: EstimateSettings
     )
 
 
-def _eks_profile(pods: MeasuredPods, node_type: str, settings: EstimateSettings) -> EksProfile:
-    capacity = pods.capacity_rps
+def _pod_cpu_cores(pods: MeasuredPods) -> float:
+    return pods.cpu_request_cores or DEFAULT_POD_CPU_CORES
+
+
+def _eks_profile(
+    pods: MeasuredPods, capacity: PodCapacity, node_type: str, settings: EstimateSettings
+) -> EksProfile:
     return EksProfile(
         node_type=node_type,
-        pod_capacity_rps=capacity.mean,
-        pod_capacity_rps_low=capacity.low,
-        pod_capacity_rps_high=capacity.high,
-        pod_cpu_m=pods.cpu_request_cores * 1000 if pods.cpu_request_cores else 1000.0,
+        pod_capacity_rps=capacity.rps.mean,
+        pod_capacity_rps_low=capacity.rps.low,
+        pod_capacity_rps_high=capacity.rps.high,
+        pod_cpu_m=_pod_cpu_cores(pods) * 1000,
         pod_memory_mib=settings.pod_memory_mib,
         utilisation=settings.utilisation,
     )
@@ -283,6 +301,7 @@ def _lambda_rows(
 
 def _eks_rows(
     pods: MeasuredPods,
+    capacity: PodCapacity,
     slo: dict[str, Any],
     node_type: str,
     settings: EstimateSettings,
@@ -290,9 +309,9 @@ def _eks_rows(
     catalog: PriceCatalog,
     digest: str,
 ) -> list[dict[str, Any]]:
-    profile = _eks_profile(pods, node_type, settings)
+    profile = _eks_profile(pods, capacity, node_type, settings)
     node = catalog.instance(node_type, settings.region)
-    extra = []
+    extra = list(capacity.notes)
     if node.arch != MEASURED_ARCHITECTURE:
         extra.append(f"{node.arch} nodes reuse the pod capacity measured on x86 (no Arm run)")
     verdict = slo.get("slo_met")
