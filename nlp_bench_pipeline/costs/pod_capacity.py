@@ -115,8 +115,8 @@ def _from_search(
     ]
     if bound < slo_ms:
         notes.append(
-            f"the search's bound ({bound:g} ms) is tighter than the {slo_ms:g} ms SLO: a pod takes "
-            "more within the SLO, so the capacity is conservative for EKS"
+            f"the search's bound ({bound:g} ms) is tighter than the {slo_ms:g} ms SLO: a pod may "
+            "take more within the SLO, so the capacity is conservative for EKS"
         )
     if search["status"] != "found":
         notes.append(f"the peak is a lower bound ({search['status']}: {search['reason']})")
