@@ -1,13 +1,18 @@
 """``nlp-bench summary``, ``sql`` and ``export``: results out of the metric store.
 
-``sql`` runs a query on the project's DuckDB file read-only (so a pipeline writing it is not
-blocked for longer than the query), or opens a prompt without one; the ``duckdb`` command-line
-tool is not shipped because its releases can lag the Python package's storage format.
+``sql`` runs a query on the project's DuckDB file, or opens a prompt without one; the ``duckdb``
+command-line tool is not shipped because its releases can lag the Python package's storage
+format. It opens the file through the store, read-only unless ``--write``, once per query — at
+the prompt once per statement — because DuckDB lets nobody write while any process has the file
+open, a reader included: a bench storing a run is held up for one query at most, never for the
+whole session. While a bench holds the file the query waits (and says so), as the pipeline's own
+connections do; past the wait it is one line naming the file and the holder.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,7 @@ import duckdb
 from nlp_bench_pipeline.lib.tables import ResultColumn, shown
 from nlp_bench_pipeline.loadgen.scenarios import PROFILES
 from nlp_bench_pipeline.settings import PROJECT_ROOT, get_pipeline_settings
-from nlp_bench_pipeline.store.database import EXPORTABLE, MetricStore, StoreError
+from nlp_bench_pipeline.store.database import EXPORTABLE, MetricStore, StoreError, StoreLocked
 
 SUMMARY_COLUMNS = (
     ResultColumn("target", "target"),
@@ -37,6 +42,7 @@ SUMMARY_COLUMNS = (
     ResultColumn("slo_met", "SLO met", "bool"),
 )
 PROMPT = "nlp-bench sql> "
+LOCK_WAIT_S = 60.0  # as long as the pipeline's own connections wait for a bench's write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,11 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     summary.set_defaults(handler=summary_command)
     sql = subparsers.add_parser(
-        "sql", help="query the metric store (read-only); without a query, a prompt"
+        "sql", help="query the metric store (read-only unless --write); without a query, a prompt"
     )
     sql.add_argument("query", nargs="?", help='e.g. "SELECT * FROM run_summary"')
     sql.add_argument(
-        "--write", action="store_true", help="open the file for writing (default: read-only)"
+        "--write",
+        action="store_true",
+        help="open the file for writing, so statements may change it (default: read-only)",
     )
     sql.set_defaults(handler=sql_command)
     export = subparsers.add_parser("export", help="write tables or views to CSV or Parquet")
@@ -99,37 +107,70 @@ def sql_command(args: argparse.Namespace) -> int:
     if not path.exists() and not args.write:
         print(f"nlp-bench sql: error: no metric store at {path} (run make bench)", file=sys.stderr)
         return 1
-    with duckdb.connect(str(path), read_only=not args.write) as conn:
-        conn.execute("SET TimeZone = 'UTC'")
-        if args.query:
-            return _run(conn, args.query)
-        return _prompt(conn)
-
-
-def _run(conn: duckdb.DuckDBPyConnection, query: str) -> int:
+    store = MetricStore(
+        path, lock_timeout_s=LOCK_WAIT_S, on_lock_wait=functools.partial(_say_waiting, path)
+    )
     try:
-        relation = conn.sql(query)
-        if relation is not None:
-            relation.show(max_width=200)
+        if args.query:
+            return _run(store, args.query, write=args.write)
+        return _prompt(store, write=args.write)
+    except KeyboardInterrupt:  # Ctrl-C while a query runs or waits for the file
+        print(file=sys.stderr)
+        return 130
+
+
+def _run(store: MetricStore, query: str, *, write: bool) -> int:
+    """The query on a connection of its own, closed before the next one opens."""
+    try:
+        with store.connect(read_only=not write) as conn:
+            relation = conn.sql(query)
+            if relation is not None:
+                relation.show(max_width=200)
+    except StoreLocked as exc:
+        print(f"nlp-bench sql: error: {_locked(exc)}", file=sys.stderr)
+        return 1
     except duckdb.Error as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def _prompt(conn: duckdb.DuckDBPyConnection) -> int:
-    print("read-only; end each statement with ';', Ctrl-D to leave", file=sys.stderr)
+def _prompt(store: MetricStore, *, write: bool) -> int:
+    mode = "read-write: statements may change it" if write else "read-only"
+    print(
+        f"{store.path} ({mode}; opened for each statement, so a bench can store its runs in "
+        "between); end each statement with ';', Ctrl-C drops it, Ctrl-D leaves",
+        file=sys.stderr,
+    )
     pending: list[str] = []
     while True:
         try:
-            line = input(PROMPT if not pending else "...> ")
+            pending.append(input(PROMPT if not pending else "...> "))
+            if pending[-1].rstrip().endswith(";"):
+                _run(store, "\n".join(pending), write=write)
+                pending.clear()
         except EOFError:
             print(file=sys.stderr)
             return 0
-        pending.append(line)
-        if line.rstrip().endswith(";"):
-            _run(conn, "\n".join(pending))
+        except KeyboardInterrupt:  # drops the statement being typed, or the one waiting
+            print(file=sys.stderr)
             pending.clear()
+
+
+def _say_waiting(path: Path, holder: str) -> None:
+    print(
+        f"nlp-bench sql: {path} is held by {holder} (a bench storing a run, or another open "
+        f"session); waiting up to {LOCK_WAIT_S:g} s for it, Ctrl-C to stop",
+        file=sys.stderr,
+    )
+
+
+def _locked(exc: StoreLocked) -> str:
+    return (
+        f"{exc.path} stayed locked by {exc.holder} for {exc.waited_s:g} s: run the query again "
+        "once that process is done with the file (a bench holds it while it stores a run), or "
+        "close the other session that has it open"
+    )
 
 
 def print_summary(rows: list[dict[str, Any]]) -> None:

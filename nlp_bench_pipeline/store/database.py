@@ -3,15 +3,17 @@
 Connections are short: opened for one ingestion or one query and closed at once, because DuckDB
 lets one process hold a file for writing and nobody else in while it does. Between runs an analyst
 can open the file with the duckdb CLI or Python; a connection that finds the file locked waits and
-retries for a while rather than failing on the first try. Every write connection first brings the
-schema up to date (``migrations.py``), so any file — fresh or old — is usable.
+retries for a while rather than failing on the first try, and past that raises
+:class:`StoreLocked`, which names the file and the process holding it. Every write connection
+first brings the schema up to date (``migrations.py``), so any file — fresh or old — is usable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,6 +28,8 @@ from nlp_bench_pipeline.store.ingest import IngestReport, load_run
 from nlp_bench_pipeline.store.migrations import latest_version, migrate, schema_version
 
 LOCK_RETRY_S = 0.2
+# DuckDB's lock error: 'Could not set lock on file "…": Conflicting lock is held in <exe> (PID n)'
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 SCENARIO_SUMMARY_SQL = "SELECT * FROM scenario_summary ORDER BY target, scenario, profile"
 EXPORTABLE = frozenset(
     {
@@ -61,12 +65,41 @@ class StoreError(RuntimeError):
     """The store refused an operation; the message says why."""
 
 
+class StoreLocked(StoreError, duckdb.IOException):
+    """The file stayed locked by another process for the whole wait.
+
+    Also a ``duckdb.IOException``, what the store raised here before, so callers that caught
+    that still do.
+    """
+
+    def __init__(self, path: Path, holder: str, waited_s: float) -> None:
+        self.path, self.holder, self.waited_s = path, holder, waited_s
+        super().__init__(f"{path} is locked by {holder} (waited {waited_s:g} s)")
+
+
+def lock_holder(error: duckdb.Error) -> str:
+    """Who holds the file, from DuckDB's lock error: ``PID 123 (python3.11)``."""
+    found = LOCK_HOLDER.search(str(error))
+    if found is None:
+        return "another process"
+    return f"PID {found['pid']} ({Path(found['program']).name})"
+
+
 class MetricStore:
     """The metric store file: connections, migrations, ingestion, and the pipeline's queries."""
 
-    def __init__(self, path: Path | str, *, lock_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        lock_timeout_s: float = 60.0,
+        on_lock_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        """``on_lock_wait`` is told the holder (:func:`lock_holder`) when an open starts to wait,
+        so a command a person runs can say why it is quiet."""
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        self.on_lock_wait = on_lock_wait
 
     @contextlib.contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -78,6 +111,9 @@ class MetricStore:
             conn.execute("SET TimeZone = 'UTC'")
             if not read_only:
                 migrate(conn)
+                # migrate() reads the version with fetchone(), leaving that result open, and
+                # DuckDB 2 refuses the relation API (conn.sql) while one is: finish it.
+                conn.complete()
             yield conn
         finally:
             conn.close()
@@ -107,12 +143,18 @@ class MetricStore:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_s
+        waiting = False
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only)
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                if "lock" not in str(exc).lower():
                     raise
+                if time.monotonic() > deadline:
+                    raise StoreLocked(self.path, lock_holder(exc), self.lock_timeout_s) from exc
+                if not waiting and self.on_lock_wait is not None:
+                    self.on_lock_wait(lock_holder(exc))
+                waiting = True
                 time.sleep(LOCK_RETRY_S)
 
     # ------------------------------------------------------------------------------ queries
