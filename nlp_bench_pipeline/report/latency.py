@@ -57,6 +57,9 @@ PARTS = (
     "rest of the service",
     "outside the service (gateway, proxy, network)",
 )
+# One colour a part: queue orange (waiting), inference blue (the model), the rest of the service
+# teal, outside grey — so the queue/inference split reads from the picture.
+PART_COLOURS = ("#f58518", "#4c78a8", "#72b7b2", "#bab0ac")
 
 PERCENTILES_TITLE = "Latency percentiles, every request counted"
 PERCENTILES_TEXT = (
@@ -177,11 +180,12 @@ def service_time_chart(
     for row in split:
         if row["cold_start"] or row["run_id"] not in labels:
             continue
-        for part, value in zip(PARTS, _parts(row), strict=True):
+        for index, (part, value) in enumerate(zip(PARTS, _parts(row), strict=True)):
             rows.append(
                 {
                     "run": labels[row["run_id"]],
                     "part": part,
+                    "index": index,  # the stacking order: PARTS's, from the bar's start
                     "mean_ms": max(0.0, value),
                     "requests": row["requests"],
                 }
@@ -202,10 +206,11 @@ def service_time_chart(
             x=alt.X("mean_ms:Q", stack="zero", title="mean latency of warm ok requests, ms"),
             color=alt.Color(
                 "part:N",
-                scale=alt.Scale(domain=list(PARTS), range=["#4c78a8", "#bab0ac"]),
+                scale=alt.Scale(domain=list(PARTS), range=list(PART_COLOURS)),
+                sort=list(PARTS),
                 title=None,
             ),
-            order=alt.Order("part:N", sort="ascending"),
+            order=alt.Order("index:Q", sort="ascending"),
             tooltip=["run:N", "part:N", alt.Tooltip("mean_ms:Q", format=",.1f"), "requests:Q"],
         )
         .properties(width=WIDTH, height=ROW_HEIGHT * len(order))

@@ -227,6 +227,12 @@ def test_kill_9_mid_cell_then_a_rerun_in_the_same_home_succeeds_and_leaks_no_sec
         ("economics", "skipped:"),  # the costs price warm_steady runs; this bench ran none
         ("report", "ok"),
     ]
+    # The report is the last line: a page that exists and carries this bench's verdict.
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("Report: "), last
+    page = Path(last.removeprefix("Report: ")).read_text()
+    assert page.lstrip().lower().startswith("<!doctype html")
+    assert SCENARIO in page
 
     # The killed run is recorded as failed; the re-run's cell has every scheduled row.
     with dg.DagsterInstance.from_config(str(project.home)) as instance:

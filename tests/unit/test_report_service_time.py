@@ -9,6 +9,7 @@ service's time, so the chart's parts — queue, inference, the rest of ``server_
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,25 @@ def test_a_run_stored_before_the_split_shows_all_its_service_time_as_the_rest(st
     assert (parts[QUEUE], parts[INFERENCE]) == (0.0, 0.0)
     assert parts[REST] == pytest.approx(25.0)
     assert parts[OUTSIDE] == pytest.approx(15.0, abs=1e-3)
+
+
+def test_each_part_has_its_own_colour_and_the_bars_stack_in_the_parts_order() -> None:
+    from nlp_bench_pipeline.report.latency import PART_COLOURS, PARTS, service_time_chart
+
+    runs = [{"run_id": "r", "target": "local-k8s", "scenario": "warm_steady", "profile": "smoke"}]
+    split = [
+        {
+            "run_id": "r",
+            "cold_start": False,
+            "requests": 10,
+            "outside_mean_ms": 5.0,
+            "server_mean_ms": 15.0,
+            "queue_mean_ms": 4.0,
+            "inference_mean_ms": 9.0,
+        }
+    ]
+    chart = service_time_chart(runs, split)
+    text = json.dumps(chart.spec, default=str)
+    assert len(set(PART_COLOURS)) == len(PARTS)
+    assert all(colour in text for colour in PART_COLOURS)
+    assert '"index"' in text
