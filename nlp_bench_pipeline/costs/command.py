@@ -52,6 +52,7 @@ from nlp_bench_pipeline.costs.model import (
     lambda_cost,
     per_million_inferences,
 )
+from nlp_bench_pipeline.costs.pod_capacity import PodCapacity, pod_capacity
 from nlp_bench_pipeline.costs.usage import DEFAULT_REGION
 from nlp_bench_pipeline.store.database import MetricStore
 
@@ -316,22 +317,21 @@ def breakeven_command(args: argparse.Namespace) -> int:
         return 1
     profiles = {m.memory_mb: _lambda_profile(m, args) for m in sizes}
     chosen = cheapest_profile([profiles[m.memory_mb] for m in passing], catalog)
+    pod_cpu_m = args.pod_cpu_m or (pods.cpu_request_cores or 1.0) * 1000
+    capacity = pod_capacity(store, pods, slo_ms=args.slo_ms, pod_cpu=pod_cpu_m / 1000)
     study = breakeven_study(
         chosen,
-        _eks_profile(pods, args),
+        _eks_profile(capacity, pod_cpu_m, args),
         catalog,
         workload=Workload(region=args.region),
         shape=args.shape,
         alternatives=[p for p in profiles.values() if p != chosen],
     )
-    notes = _measurement_notes(sizes, pods, args.slo_ms)
+    notes = _measurement_notes(sizes, pods, capacity, args.slo_ms)
     study = study.model_copy(update={"notes": [*study.notes, *notes]})
     if args.json:
-        print(
-            json.dumps(
-                {**study.model_dump(mode="json"), "measured": _measured(sizes, pods)}, indent=2
-            )
-        )
+        measured = _measured(sizes, pods, capacity)
+        print(json.dumps({**study.model_dump(mode="json"), "measured": measured}, indent=2))
     else:
         _print_study(study)
     return 0
@@ -369,27 +369,25 @@ def _lambda_profile(measured: MeasuredLambda, args: argparse.Namespace) -> Lambd
     )
 
 
-def _eks_profile(pods: MeasuredPods, args: argparse.Namespace) -> EksProfile:
-    capacity = pods.capacity_rps
-    measured_cpu_m = pods.cpu_request_cores * 1000 if pods.cpu_request_cores else 1000.0
+def _eks_profile(capacity: PodCapacity, pod_cpu_m: float, args: argparse.Namespace) -> EksProfile:
     return EksProfile(
         node_type=args.node_type,
-        pod_capacity_rps=capacity.mean,
-        pod_capacity_rps_low=capacity.low,
-        pod_capacity_rps_high=capacity.high,
-        pod_cpu_m=args.pod_cpu_m or measured_cpu_m,
+        pod_capacity_rps=capacity.rps.mean,
+        pod_capacity_rps_low=capacity.rps.low,
+        pod_capacity_rps_high=capacity.rps.high,
+        pod_cpu_m=pod_cpu_m,
         pod_memory_mib=args.pod_memory_mib,
         utilisation=args.utilisation,
     )
 
 
 def _measurement_notes(
-    sizes: Sequence[MeasuredLambda], pods: MeasuredPods, slo_ms: float
+    sizes: Sequence[MeasuredLambda], pods: MeasuredPods, capacity: PodCapacity, slo_ms: float
 ) -> list[str]:
     notes = [
         f"Lambda measured on {sizes[0].target} ({sizes[0].profile}), pods on {pods.target} "
-        f"({pods.profile}); pod capacity = 1000 / mean service time "
-        f"({pods.service_ms.mean:.1f} ms)",
+        f"({pods.profile})",
+        *capacity.notes,
     ]
     failing = [str(m.memory_mb) for m in sizes if not m.meets_slo(slo_ms)]
     if failing:
@@ -406,7 +404,9 @@ def _measurement_notes(
     return notes
 
 
-def _measured(sizes: Sequence[MeasuredLambda], pods: MeasuredPods) -> dict[str, Any]:
+def _measured(
+    sizes: Sequence[MeasuredLambda], pods: MeasuredPods, capacity: PodCapacity
+) -> dict[str, Any]:
     return {
         "lambda": [
             {
@@ -428,7 +428,9 @@ def _measured(sizes: Sequence[MeasuredLambda], pods: MeasuredPods) -> dict[str, 
             "run_ids": list(pods.run_ids),
             "requests": pods.requests,
             "service_ms": vars(pods.service_ms),
-            "capacity_rps": vars(pods.capacity_rps),
+            "capacity_rps": vars(capacity.rps),
+            "capacity_source": capacity.source,
+            "capacity_search_id": capacity.search_id,
             "cpu_request_cores": pods.cpu_request_cores,
             "p99_corrected_ms": pods.p99_corrected_ms,
         },
