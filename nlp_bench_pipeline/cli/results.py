@@ -65,13 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--what",
         default="run_summary,requests",
-        help=f"comma-separated, of: {', '.join(sorted(EXPORTABLE))} (default %(default)s)",
+        help=f"comma-separated, of: {', '.join(sorted(EXPORTABLE))}",
     )
+    export.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file type")
     export.add_argument(
-        "--format", choices=["parquet", "csv"], default="parquet", help="(default: %(default)s)"
-    )
-    export.add_argument(
-        "--out", type=Path, default=PROJECT_ROOT / "data" / "exports", help="default %(default)s"
+        "--out", type=Path, default=PROJECT_ROOT / "data" / "exports", help="the folder to write"
     )
     export.set_defaults(handler=export_command)
 
