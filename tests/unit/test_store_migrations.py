@@ -11,7 +11,7 @@ from nlp_bench_pipeline.store import MetricStore
 from nlp_bench_pipeline.store.migrations import available_migrations, latest_version, migrate
 
 TABLES = {"benchmark_runs", "requests", "platform_events", "resource_samples", "schema_migrations"}
-VIEWS = {"run_summary", "run_errors", "latest_runs", "scenario_summary"}
+VIEWS = {"run_summary", "run_errors", "latest_runs", "scenario_summary", "cold_start_stats"}
 
 
 def relations(path: Path) -> dict[str, str]:
@@ -53,6 +53,8 @@ def test_an_older_file_is_upgraded_and_keeps_its_data(tmp_path: Path):
         pass
     assert store.schema_version() == latest_version()
     assert store.summary_rows(["old-run"])[0]["requests"] == 0
+    (stats,) = store.query("SELECT cold_starts, cold_start_n FROM cold_start_stats").to_pylist()
+    assert stats == {"cold_starts": 0, "cold_start_n": 0}
 
 
 def test_a_reader_of_a_fresh_path_finds_the_schema_ready(tmp_path: Path):
