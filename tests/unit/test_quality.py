@@ -59,6 +59,38 @@ def test_rows_equal_scheduled_fails_when_locust_counted_otherwise(store, tmp_pat
     assert "Locust sent 97" in outcome.description
 
 
+def test_rows_equal_scheduled_passes_when_the_generators_own_tally_agrees(store, tmp_path):
+    tally = {"ok": 98, "http_error": 2, "sent": 100, "dropped": 0}
+    rows = good_rows(98) + [row(98 + i, outcome="http_error", status=500) for i in range(2)]
+    run = ingest(store, tmp_path, "run-tallied", rows, generator_tally=tally)
+    outcome = rows_match_schedule(store, [run])
+    assert outcome.passed, outcome.description
+
+
+@pytest.mark.parametrize(
+    ("tally", "problem"),
+    [
+        # a request the generator saw fail is stored as a success
+        ({"ok": 99, "http_error": 1, "sent": 100}, "100 ok rows, the generator counted 99"),
+        ({"ok": 99, "http_error": 1, "sent": 100}, "0 http_error rows, the generator counted 1"),
+        # the generator dropped a request that is stored as sent
+        ({"ok": 99, "sent": 99, "dropped": 1}, "0 dropped rows, the generator counted 1"),
+        (
+            {"ok": 99, "sent": 99, "dropped": 1},
+            "Locust counted 100 requests, the generator sent 99",
+        ),
+    ],
+)
+def test_rows_equal_scheduled_fails_when_the_rows_differ_from_the_generators_tally(
+    store, tmp_path, tally, problem
+) -> None:
+    # rows, schedule and Locust's totals agree with each other: only the tally tells
+    run = ingest(store, tmp_path, "run-recounted", good_rows(), generator_tally=tally)
+    outcome = rows_match_schedule(store, [run])
+    assert not outcome.passed
+    assert f"run-recounted: {problem}" in outcome.description
+
+
 def test_rows_equal_scheduled_fails_without_any_run(store) -> None:
     assert not rows_match_schedule(store, []).passed
 
