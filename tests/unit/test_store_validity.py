@@ -83,6 +83,38 @@ def test_cold_starts_are_split_into_the_platforms_init_and_the_hosts_wait(store,
     assert summary["cold_start_p50_ms"] == pytest.approx(5600.0, abs=0.1)
 
 
+@pytest.mark.parametrize("target", ["local-k8s", "aws-eks"])
+def test_on_kubernetes_the_cold_start_split_is_each_pods_start_and_its_wait_for_a_node(
+    store, tmp_path, target
+):
+    pods = [(5000.0, 0.0), (9000.0, 4000.0), (6000.0, 200.0), (7000.0, 600.0)]  # init, pending
+    events = [
+        PlatformEvent(at=at(i), target=target, kind="pod_ready", environment_id=f"pod-{i}",
+                      init_ms=init, detail={"pending_ms": pending})
+        for i, (init, pending) in enumerate(pods)
+    ]  # fmt: skip
+    rows = [row(i, environment_id=f"pod-{i % 4}", cold=True) for i in range(8)]
+    summary = ingest(store, tmp_path, "r", rows, events, target=target, scenario="cold_start")
+    assert summary["cold_starts"] == 0  # k8s-style: no request is marked cold, whatever it says
+    assert summary["cold_start_init_p50_ms"] == pytest.approx(6500.0)
+    assert summary["cold_start_wait_p50_ms"] == pytest.approx(400.0)
+
+
+def test_pod_events_are_no_init_of_a_lambda_style_run(store, tmp_path):
+    events = [
+        PlatformEvent(
+            at=at(0),
+            target="local-lambda",
+            kind="pod_ready",
+            environment_id="pod-0",
+            init_ms=5000.0,
+            detail={"pending_ms": 9.0},
+        )
+    ]
+    summary = ingest(store, tmp_path, "r", [row(0)], events, target="local-lambda")
+    assert (summary["cold_start_init_p50_ms"], summary["cold_start_wait_p50_ms"]) == (None, None)
+
+
 def test_requests_a_host_limit_bent_are_counted_and_left_out_of_the_platform_figures(
     store, tmp_path
 ):
