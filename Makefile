@@ -27,9 +27,13 @@ venv: $(STAMP) ## create or refresh .venv from requirements.lock
 bench: $(STAMP) ## run the whole benchmark pipeline on the local targets (quick profile)
 	$(BIN)/python -m nlp_bench_pipeline.cli bench
 
+# Two workers, a test file each at a time (pytest-xdist): most of the suite waits on processes,
+# timers and sockets, so two share CI's two cores; more would starve the platforms' timing.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) ## run the whole test suite, slow and browser tests included
 	@scripts/ensure-chromium.sh || [ $$? -eq 2 ]  # 2: cannot install here; the browser test skips
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest tests/unit -m "not slow"
