@@ -68,7 +68,7 @@ def _tally_problems(row: dict[str, Any]) -> list[str]:
     The tally is what each Locust process counted as its requests ended, written beside the
     Parquet files and never derived from them: a row lost or doubled between the generator and
     DuckDB shows here, whatever ingestion checked. Runs stored before the tally existed have
-    none, and say so.
+    none: they are judged on the schedule and Locust's totals alone, as they were when stored.
     """
     if row.get("generator_tally") is None:
         return []

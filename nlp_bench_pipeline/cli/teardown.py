@@ -19,6 +19,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nlp_bench_pipeline.core.options import RawDescriptionDefaultsShown
 from nlp_bench_pipeline.core.records import utcnow
 from nlp_bench_pipeline.settings import PROJECT_ROOT, get_pipeline_settings
 from nlp_bench_pipeline.targets.aws.clients import AwsClients, NoCredentials
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "teardown",
         help="remove AWS deployments past their expiry (or --all of them)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionDefaultsShown,
     )
     parser.add_argument(
         "--expired", action="store_true", help="only what outlived its expiry tag (the default)"
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION or the profile's)")
-    parser.add_argument("--project", default="nlp-bench", help="the project tag (%(default)s)")
+    parser.add_argument("--project", default="nlp-bench", help="the project tag")
     parser.add_argument(
         "--cluster",
         help="EKS cluster whose namespaces to check (default: Terraform's eks.cluster_name)",

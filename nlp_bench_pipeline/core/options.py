@@ -9,6 +9,7 @@ is a :class:`OneLineParser` — subcommand parsers inherit the class — and num
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -18,13 +19,30 @@ class DefaultsShown(argparse.HelpFormatter):
     """Each option's help ends with its default, unless the default says nothing (None, False,
     empty) or the help already names one."""
 
+    def _format_action(self, action: argparse.Action) -> str:
+        # argparse prints no help line for an option without help, so its default would not
+        # show: such an option's help is its default.
+        if action.help is None and action.option_strings and _tells(action.default):
+            action = copy.copy(action)
+            action.help = "default: %(default)s"
+        return super()._format_action(action)
+
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        default = action.default
-        silent = default is None or default is False or default is argparse.SUPPRESS
-        if silent or default in ("", [], ()) or not action.option_strings or "default" in text:
+        if not _tells(action.default) or not action.option_strings or "default" in text:
             return text
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+class RawDescriptionDefaultsShown(DefaultsShown, argparse.RawDescriptionHelpFormatter):
+    """DefaultsShown for a parser whose description is laid out by hand (kept as written)."""
+
+
+def _tells(default: Any) -> bool:
+    """Whether a default says something a person needs (None, False and empties do not)."""
+    return not (default is None or default is False or default is argparse.SUPPRESS) and (
+        default not in ("", [], ())
+    )
 
 
 class OneLineParser(argparse.ArgumentParser):

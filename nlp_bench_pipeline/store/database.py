@@ -38,6 +38,7 @@ EXPORTABLE = frozenset(
         "platform_events",
         "resource_samples",
         "run_summary",
+        "cold_start_stats",
         "run_errors",
         "latest_runs",
         "scenario_summary",

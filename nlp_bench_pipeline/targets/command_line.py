@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from nlp_bench_pipeline.core.options import OneLineParser
+from nlp_bench_pipeline.core.options import OneLineParser, RawDescriptionDefaultsShown
 
 Location = tuple[str | int, ...]
 
@@ -115,5 +115,5 @@ def emulator_parser(prog: str, description: str | None) -> OneLineParser:
     return OneLineParser(
         prog=prog,
         description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionDefaultsShown,
     )

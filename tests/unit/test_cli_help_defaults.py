@@ -31,19 +31,6 @@ def commands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParse
 
 
 PARSERS = {p.prog: p for root in (nlp_bench_parser(), loadgen_parser()) for p in commands(root)}
-# Known misses, each to fix where it is (outside this test's change); strict, so a fixed one
-# fails here until its entry goes. argparse only expands a help that is non-empty, so
-# DefaultsShown's "default: …" for an option without help is never printed.
-HELPLESS = "options without help show no default (DefaultsShown never sees them)"
-UNSHOWN = {
-    "nlp-bench cost breakeven": HELPLESS,
-    "nlp-bench cost eks": HELPLESS,
-    "nlp-bench cost lambda": HELPLESS,
-    "nlp-bench simulate": HELPLESS,
-    "nlp-bench sweep": HELPLESS,
-    "nlp-bench teardown": "its parser's RawDescriptionHelpFormatter replaces DefaultsShown; "
-    "--project's help says no default",
-}
 
 
 def with_a_default(parser: argparse.ArgumentParser) -> list[argparse.Action]:
@@ -72,12 +59,7 @@ def names_its_default(text: str, default: object) -> bool:
 
 @pytest.mark.parametrize(
     "prog",
-    [
-        pytest.param(prog, marks=pytest.mark.xfail(reason=UNSHOWN[prog], strict=True))
-        if prog in UNSHOWN
-        else prog
-        for prog in sorted(PARSERS)
-    ],
+    [prog for prog in sorted(PARSERS)],
 )
 def test_every_option_with_a_default_shows_it_in_help(prog: str):
     parser = PARSERS[prog]
