@@ -32,7 +32,7 @@ def cell_keys(requests: list[dg.RunRequest]) -> list[str]:
     return [str(r.partition_key) for r in requests if r.partition_key]
 
 
-def test_nightly_schedule_requests_every_cell_then_the_summaries_economics_and_report(
+def test_nightly_schedule_requests_every_cell_then_the_peak_summaries_economics_and_report(
     instance,
 ) -> None:
     context = dg.build_schedule_context(
@@ -52,6 +52,7 @@ def test_nightly_schedule_requests_every_cell_then_the_summaries_economics_and_r
     summaries = requests[-1]
     assert summaries.partition_key is None
     assert {k.to_user_string() for k in summaries.asset_selection} == {
+        "peak_rate",
         "run_summary",
         "platform_metrics",
         "price_catalog",
