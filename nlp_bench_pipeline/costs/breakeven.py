@@ -5,7 +5,9 @@ memory size that met the SLO (its mean Billed Duration per request, passed in); 
 sized so every pod runs at the utilisation target of the rate it sustains at the SLO. Lambda
 pays for each request, so it pays for the mean rate; a cluster without autoscaling must hold the
 peak all month, so EKS is sized for ``mean × peak_to_mean`` of the traffic shape (the scale
-simulator models autoscaling; this is the static bound).
+simulator models autoscaling; this is the static bound). With provisioned concurrency Lambda
+pays for its environments all month too, and the shape decides how much traffic spills over to
+on-demand environments above them.
 
 The cost curve spans 0.01–10,000 req/s (log-spaced); the break-even rate is the lowest rate at
 which EKS's month costs no more than Lambda's, refined between grid points by bisection. Its
@@ -27,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from nlp_bench_pipeline.core.platform_facts import LAMBDA_MAX_MEMORY_MB, LAMBDA_MIN_MEMORY_MB
 from nlp_bench_pipeline.costs.catalog import PriceCatalog
 from nlp_bench_pipeline.costs.eks_sizing import AlbTraffic, EksSizing, eks_usage, size_eks_cluster
-from nlp_bench_pipeline.costs.lambda_usage import lambda_usage
+from nlp_bench_pipeline.costs.lambda_usage import lambda_usage, provisioned_invocations
 from nlp_bench_pipeline.costs.model import (
     CostBreakdown,
     eks_cost,
@@ -68,6 +70,12 @@ class LambdaProfile(_Data):
     architecture: Architecture = "x86"
     measured_architecture: Architecture = "x86"
     gateway: GatewayKind = "http"
+    provisioned_concurrency: int = Field(
+        0,
+        ge=0,
+        description="environments kept warm all period (capacity charge); the traffic above them "
+        "at the shape's peak goes on demand",
+    )
     p99_ms: float | None = Field(None, description="the measured p99 the SLO was judged on")
 
 
@@ -158,25 +166,41 @@ def _hours(workload: Workload, catalog: PriceCatalog) -> float:
 
 
 def lambda_month(
-    profile: LambdaProfile, mean_rps: float, workload: Workload, catalog: PriceCatalog
+    profile: LambdaProfile,
+    mean_rps: float,
+    workload: Workload,
+    catalog: PriceCatalog,
+    peak_to_mean: float = 1.0,
 ) -> CostBreakdown:
     """Lambda's bill for ``mean_rps`` sustained over the period.
 
-    Cold starts: the environments the mean rate keeps busy (rate × duration) are each replaced
-    once per ``environment_lifetime_s``; scale-out cold starts of a varying traffic are left to
-    the simulator.
+    Lambda pays for the mean; the shape (``peak_to_mean``) matters only with provisioned
+    concurrency, whose environments serve the traffic up to their number at the peak, the rest
+    on demand (``lambda_usage.provisioned_invocations``). Cold starts: the on-demand
+    environments the mean rate keeps busy (rate × duration × the on-demand share) are each
+    replaced once per ``environment_lifetime_s``; provisioned environments initialise before
+    traffic, their inits not billed as duration; scale-out cold starts of a varying traffic are
+    left to the simulator.
     """
-    seconds = _hours(workload, catalog) * 3600
+    hours = _hours(workload, catalog)
+    seconds = hours * 3600
     invocations = mean_rps * seconds
+    on_demand = invocations - provisioned_invocations(
+        invocations, profile.provisioned_concurrency, hours, profile.billed_ms, peak_to_mean
+    )
     concurrency = mean_rps * profile.billed_ms / 1000
+    if profile.provisioned_concurrency:
+        concurrency *= on_demand / invocations if invocations else 0.0
     usage = lambda_usage(
         invocations=invocations,
         memory_mb=profile.memory_mb,
         duration_ms=profile.billed_ms,
         catalog=catalog,
-        cold_starts=min(invocations, concurrency * seconds / profile.environment_lifetime_s),
+        cold_starts=min(on_demand, concurrency * seconds / profile.environment_lifetime_s),
         init_ms=profile.init_ms,
+        provisioned_concurrency=profile.provisioned_concurrency,
         hours=workload.hours,
+        peak_to_mean=peak_to_mean,
         architecture=profile.architecture,
         gateway=profile.gateway,
         free_tier=workload.free_tier,
@@ -243,7 +267,7 @@ def cost_curve(
     """Both platforms' month and cost per million inferences at each mean rate."""
     points = []
     for rate in rates or default_rates():
-        lam = lambda_month(lambda_profile, rate, workload, catalog)
+        lam = lambda_month(lambda_profile, rate, workload, catalog, peak_to_mean)
         eks, sizing = eks_month(eks_profile, rate, peak_to_mean, workload, catalog)
         requests = rate * _hours(workload, catalog) * 3600
         points.append(
@@ -279,7 +303,8 @@ def find_breakeven(
 
     def eks_minus_lambda(rate: float) -> float:
         eks, _ = eks_month(eks_profile, rate, peak_to_mean, workload, catalog)
-        return eks.total_usd - lambda_month(lambda_profile, rate, workload, catalog).total_usd
+        lam = lambda_month(lambda_profile, rate, workload, catalog, peak_to_mean)
+        return eks.total_usd - lam.total_usd
 
     gaps = [eks_minus_lambda(rate) for rate in rates]
     span = f"{rates[0]:g}–{rates[-1]:,g} req/s"
@@ -295,7 +320,10 @@ def find_breakeven(
         first = next((i for i, gap in enumerate(gaps) if gap <= 0), None)
         reason = f"Lambda is cheaper at {rates[-1]:,g} req/s, the top of the range"
         if first is not None:
-            reason += f" (EKS was no dearer at {rates[first]:,.3g} req/s, between node additions)"
+            # Only a fixed Lambda charge (provisioned concurrency) outweighs the cluster at the
+            # bottom of the range; higher up, EKS dips below Lambda between node additions.
+            why = "under Lambda's fixed charges" if first == 0 else "between node additions"
+            reason += f" (EKS was no dearer at {rates[first]:,.3g} req/s, {why})"
         return BreakEven(
             rate_rps=None,
             first_rate_rps=None if first is None else _crossing(eks_minus_lambda, rates, first),
@@ -398,6 +426,17 @@ def cheapest_profile(
     return min(profiles, key=lambda p: lambda_month(p, 1.0, workload, catalog).total_usd)
 
 
+def provisioned_note(environments: int, peak_to_mean: float) -> str:
+    """What a Lambda month with provisioned concurrency assumes, in words."""
+    return (
+        f"Lambda with {environments} provisioned environments: their capacity billed all period; "
+        f"they serve the share of the traffic's peak ({peak_to_mean:g}× the mean) they cover, at "
+        "the provisioned duration rate, the rest on demand — that share taken for the whole "
+        "period, the most on-demand share a traffic with this peak can have; their inits run "
+        "before traffic and are not billed as duration"
+    )
+
+
 def _with(model: ModelT, **changes: float | None) -> ModelT:
     """A copy with the given fields replaced; a None change keeps the field (no interval)."""
     updates = {name: value for name, value in changes.items() if value is not None}
@@ -424,6 +463,8 @@ def _notes(
             f"{lam.architecture} durations reused from {lam.measured_architecture} runs "
             f"(no {lam.architecture} run measured)"
         )
+    if lam.provisioned_concurrency:
+        notes.append(provisioned_note(lam.provisioned_concurrency, peak_to_mean))
     if not workload.free_tier:
         notes.append("free tier not applied (an account that spends it elsewhere)")
     quota = catalog.fact("lambda.default_concurrency")

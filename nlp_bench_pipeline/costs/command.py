@@ -165,6 +165,13 @@ def _breakeven_parser(commands: argparse._SubParsersAction, default_db: Path | N
     parser.add_argument("--pod-memory-mib", type=number(1), default=2048.0)
     parser.add_argument("--gateway", choices=["http", "rest"], default="http")
     parser.add_argument("--arch", choices=["x86", "arm"], default="x86")
+    parser.add_argument(
+        "--provisioned",
+        type=number(0, integer=True),
+        default=0,
+        help="Lambda's provisioned concurrency, kept all month; the traffic above it at the "
+        "shape's peak goes on demand",
+    )
     parser.add_argument("--shape", choices=list(PEAK_TO_MEAN), default="steady")
     _common(parser)
     parser.set_defaults(handler=_guarded(breakeven_command))
@@ -365,6 +372,7 @@ def _lambda_profile(measured: MeasuredLambda, args: argparse.Namespace) -> Lambd
         architecture=args.arch,
         measured_architecture="x86",
         gateway=args.gateway,
+        provisioned_concurrency=args.provisioned,
         p99_ms=measured.p99_corrected_ms,
     )
 
@@ -457,9 +465,13 @@ def _print_study(study: BreakEvenStudy) -> None:
         for key, rate in rates.items():
             summary.add_row(f"{label} {key}", _rate(rate))
     console.print(summary)
+    provisioned = (
+        f", {lam.provisioned_concurrency} provisioned" if lam.provisioned_concurrency else ""
+    )
     console.print(
-        f"Lambda {lam.memory_mb} MB {lam.architecture}, {lam.billed_ms:.1f} ms billed; "
-        f"EKS {eks.node_type}, {eks.pod_capacity_rps:.3g} req/s per pod at {eks.utilisation:.0%}"
+        f"Lambda {lam.memory_mb} MB {lam.architecture}{provisioned}, {lam.billed_ms:.1f} ms "
+        f"billed; EKS {eks.node_type}, {eks.pod_capacity_rps:.3g} req/s per pod at "
+        f"{eks.utilisation:.0%}"
     )
     console.print(study.breakeven.reason)
     curve = Table(title="Month (USD) and per million inferences")

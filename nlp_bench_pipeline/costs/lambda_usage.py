@@ -50,6 +50,31 @@ def lambda_log_gb(
     return total / BYTES_PER_GB
 
 
+def provisioned_invocations(
+    invocations: float,
+    provisioned_concurrency: int,
+    hours: float,
+    duration_ms: float,
+    peak_to_mean: float = 1.0,
+) -> float:
+    """How many of ``invocations`` in ``hours`` run on ``provisioned_concurrency`` environments.
+
+    At a steady rate (``peak_to_mean`` 1) they serve up to what they can back to back at
+    ``duration_ms`` (``environments × hours × 3,600,000 ms / duration``); real bursts spill over
+    sooner, so this is the least on-demand share a traffic of that mean can have. For a traffic
+    whose peak is ``peak_to_mean`` × its mean, the share they serve at the peak — N over the
+    peak's concurrency — is taken for the whole period: off-peak they serve at least that share
+    (each moment's ``min(concurrency, N) ≥ concurrency × N / peak``), so this is the most
+    on-demand share a traffic with that peak can have.
+    """
+    if peak_to_mean < 1:
+        raise ValueError(f"peak_to_mean {peak_to_mean:g}: a traffic's peak is at least its mean")
+    if not provisioned_concurrency:
+        return 0.0
+    servable = provisioned_concurrency * hours * 3_600_000 / duration_ms / peak_to_mean
+    return min(float(invocations), servable)
+
+
 def lambda_usage(
     *,
     invocations: float,
@@ -60,6 +85,7 @@ def lambda_usage(
     init_ms: float = 0.0,
     provisioned_concurrency: int = 0,
     hours: float | None = None,
+    peak_to_mean: float = 1.0,
     architecture: Architecture = "x86",
     gateway: GatewayKind = "none",
     gateway_requests: float | None = None,
@@ -77,24 +103,25 @@ def lambda_usage(
     up to the millisecond; ``billed_ms`` rounds one). ``cold_starts`` of the invocations also ran
     an INIT of ``init_ms``, billed inside their Billed Duration.
     With ``provisioned_concurrency`` environments enabled for ``hours`` (default: the month),
-    invocations run on them up to what they can serve back to back at this duration; the rest
-    spill over to on-demand environments, where the cold starts happen. Real bursts spill over
-    sooner than this bound, so it is the least on-demand share a traffic can have.
+    invocations run on them up to the share ``provisioned_invocations`` gives; the rest spill
+    over to on-demand environments, where the cold starts happen.
     """
     hours = catalog.fact("month.hours") if hours is None else hours
     notes = list(notes)
-    provisioned_invocations = 0.0
     capacity_gb_s = 0.0
+    provisioned = provisioned_invocations(
+        invocations, provisioned_concurrency, hours, duration_ms, peak_to_mean
+    )
     if provisioned_concurrency:
         capacity_gb_s = provisioned_concurrency * gb_seconds(hours * 3_600_000, memory_mb)
-        servable = provisioned_concurrency * hours * 3_600_000 / duration_ms
-        provisioned_invocations = min(float(invocations), servable)
-        if servable < invocations:
+        if provisioned < invocations:
+            at_peak = f" at the peak ({peak_to_mean:g}× the mean)" if peak_to_mean != 1 else ""
             notes.append(
-                f"{invocations - servable:,.0f} invocations exceed what {provisioned_concurrency} "
-                f"provisioned environments serve back to back in {hours:g} h: billed on demand"
+                f"{invocations - provisioned:,.0f} invocations exceed what "
+                f"{provisioned_concurrency} provisioned environments serve back to back in "
+                f"{hours:g} h{at_peak}: billed on demand"
             )
-    on_demand = invocations - provisioned_invocations
+    on_demand = invocations - provisioned
     if cold_starts > on_demand * (1 + 1e-9):
         raise ValueError(
             f"{cold_starts:g} cold starts but only {on_demand:g} on-demand invocations: "
@@ -106,8 +133,8 @@ def lambda_usage(
         billed_gb_s=gb_seconds(on_demand * duration_ms + cold_starts * init_ms, memory_mb),
         init_gb_s=gb_seconds(cold_starts * init_ms, memory_mb),
         provisioned_capacity_gb_s=capacity_gb_s,
-        provisioned_duration_gb_s=gb_seconds(provisioned_invocations * duration_ms, memory_mb),
-        provisioned_invocations=provisioned_invocations,
+        provisioned_duration_gb_s=gb_seconds(provisioned * duration_ms, memory_mb),
+        provisioned_invocations=provisioned,
         architecture=architecture,
         gateway=gateway,
         gateway_requests=gateway_requests,

@@ -15,8 +15,11 @@ from nlp_bench_pipeline.costs.breakeven import (
     cost_curve,
     default_rates,
     find_breakeven,
+    lambda_month,
 )
 from nlp_bench_pipeline.costs.catalog import load_catalog
+from nlp_bench_pipeline.costs.lambda_usage import lambda_usage
+from nlp_bench_pipeline.costs.model import lambda_cost
 
 CATALOG = load_catalog()
 BARE = Workload(log_lines=False, response_bytes=0)  # only compute, requests, cluster, nodes
@@ -130,3 +133,98 @@ def test_cheapest_profile_is_the_least_cost_per_request() -> None:
     slow_small = LambdaProfile(memory_mb=512, billed_ms=400)  # 0.2 GB-s a request
     fast_big = LambdaProfile(memory_mb=2048, billed_ms=80)  # 0.16 GB-s a request
     assert cheapest_profile([slow_small, fast_big], CATALOG) == fast_big
+
+
+MONTH_S = 730 * 3600
+GB_1769 = 1769 / 1024
+PROVISIONED = LambdaProfile(memory_mb=1769, billed_ms=100, provisioned_concurrency=10)
+
+
+def test_without_provisioned_concurrency_lambda_pays_for_the_mean_whatever_the_shape() -> None:
+    lam = LambdaProfile(memory_mb=1769, billed_ms=100, init_ms=5000)
+    workload = Workload()
+    # The rule before provisioned concurrency entered the month: 10 req/s × 730 h invocations,
+    # the busy environments (1) replaced every 7,200 s, each replacement a cold start.
+    rule = lambda_cost(
+        lambda_usage(
+            invocations=10 * MONTH_S,
+            memory_mb=1769,
+            duration_ms=100,
+            catalog=CATALOG,
+            cold_starts=10 * 100 / 1000 * MONTH_S / 7200,
+            init_ms=5000,
+            gateway="http",
+            log_lines=True,
+            response_bytes=300,
+            ecr_gb_months=0.0,
+        ),
+        CATALOG,
+    )
+    for peak_to_mean in (1.0, 2.0, 5.0):
+        month = lambda_month(lam, 10.0, workload, CATALOG, peak_to_mean)
+        assert month.lines == rule.lines
+        assert "provisioned" not in month.lines
+
+
+def test_provisioned_capacity_is_the_cost_models_charge_for_the_month() -> None:
+    model = lambda_cost(
+        lambda_usage(
+            invocations=10 * MONTH_S,
+            memory_mb=1769,
+            duration_ms=100,
+            catalog=CATALOG,
+            provisioned_concurrency=10,
+        ),
+        CATALOG,
+    )
+    for peak_to_mean in (1.0, 5.0):
+        month = lambda_month(PROVISIONED, 10.0, BARE, CATALOG, peak_to_mean)
+        assert month.lines["provisioned"] == model.lines["provisioned"]
+        assert month.lines["provisioned"] == pytest.approx(10 * GB_1769 * MONTH_S * 0.0000041667)
+
+
+def test_provisioned_environments_covering_the_peak_leave_nothing_on_demand() -> None:
+    # 10 req/s of 100 ms, twice that at the peak: 2 environments busy, 10 provisioned.
+    lam = PROVISIONED.model_copy(update={"init_ms": 5000.0})
+    month = lambda_month(lam, 10.0, BARE, CATALOG, peak_to_mean=2.0)
+    invocations = 10 * MONTH_S
+    assert month.lines["compute"] == 0
+    assert "init" not in month.lines  # provisioned environments' inits are not billed as duration
+    assert month.lines["provisioned_duration"] == pytest.approx(
+        invocations * 0.1 * GB_1769 * 0.0000097222
+    )
+    assert month.lines["requests"] == pytest.approx(invocations * 0.20 / 1e6)
+
+
+def test_traffic_above_the_provisioned_environments_at_the_peak_goes_on_demand() -> None:
+    # 100 req/s of 100 ms, 5× at the peak: 50 environments busy; 10 provisioned serve 20 %.
+    invocations = 100 * MONTH_S
+    gb_s = invocations * 0.1 * GB_1769
+    spiky = lambda_month(PROVISIONED, 100.0, BARE, CATALOG, peak_to_mean=5.0)
+    assert spiky.lines["provisioned_duration"] == pytest.approx(0.2 * gb_s * 0.0000097222)
+    assert spiky.lines["compute"] == pytest.approx(0.8 * gb_s * 0.0000166667)
+    assert any("at the peak (5× the mean): billed on demand" in n for n in spiky.notes)
+    # at a steady 100 req/s (10 busy) they serve it all: a peakier traffic costs more
+    steady = lambda_month(PROVISIONED, 100.0, BARE, CATALOG, peak_to_mean=1.0)
+    assert steady.lines["compute"] == 0
+    assert spiky.total_usd > steady.total_usd
+
+
+def test_a_study_with_provisioned_concurrency_says_what_it_assumed() -> None:
+    study = breakeven_study(
+        PROVISIONED, EksProfile(pod_capacity_rps=16), CATALOG, shape="spiky", rates=[1.0, 10.0]
+    )
+    capacity = 10 * GB_1769 * MONTH_S * 0.0000041667
+    assert all(p.lambda_usd_month > capacity for p in study.curve)
+    assert any(n.startswith("Lambda with 10 provisioned environments") for n in study.notes)
+    assert any("peak (5× the mean)" in n for n in study.notes)
+
+
+def test_eks_under_lambdas_provisioned_charge_at_the_bottom_of_the_range_says_why() -> None:
+    # 100 environments of 1,769 MB cost ~$1,890 a month at any rate; the cluster's floor less
+    many = PROVISIONED.model_copy(update={"provisioned_concurrency": 100})
+    result = find_breakeven(
+        many, EksProfile(pod_capacity_rps=16), CATALOG, workload=Workload(), peak_to_mean=5.0
+    )
+    assert result.first_rate_rps == pytest.approx(0.01)
+    assert "no dearer at 0.01 req/s, under Lambda's fixed charges" in result.reason

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from nlp_bench_pipeline.costs.command import register
+from tests.unit.test_economics_estimates import bench_store
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -155,3 +156,27 @@ def test_the_cli_can_give_breakeven_its_default_store(tmp_path: Path) -> None:
     register(parser.add_subparsers(dest="command", required=True), default_db=tmp_path / "m.db")
     assert parser.parse_args(["cost", "breakeven"]).db == tmp_path / "m.db"
     assert parser.parse_args(["cost", "breakeven", "--db", "o.db"]).db == Path("o.db")
+
+
+def test_breakeven_prices_lambda_with_its_provisioned_concurrency(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bench_store(tmp_path)
+    argv = ["cost", "breakeven", "--db", str(tmp_path / "bench.duckdb"), "--shape", "spiky"]
+    code, out, _ = run([*argv, "--provisioned", "10", "--json"], capsys)
+    assert code == 0
+    document = json.loads(out)
+    assert document["lambda_profile"]["provisioned_concurrency"] == 10
+    assert any(n.startswith("Lambda with 10 provisioned environments") for n in document["notes"])
+    # 10 environments of the chosen size kept warm all month, whatever the rate
+    capacity = 10 * document["lambda_profile"]["memory_mb"] / 1024 * 730 * 3600 * 0.0000041667
+    assert min(p["lambda_usd_month"] for p in document["curve"]) > capacity
+
+
+def test_breakeven_refuses_a_negative_provisioned_concurrency_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(["cost", "breakeven", "--db", "x.duckdb", "--provisioned", "-1"], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "--provisioned" in err

@@ -11,6 +11,7 @@ from nlp_bench_pipeline.costs.lambda_usage import (
     lambda_log_gb,
     lambda_usage,
     lambda_usage_from_reports,
+    provisioned_invocations,
 )
 from nlp_bench_pipeline.costs.usage import EksUsage, LambdaUsage
 
@@ -108,6 +109,38 @@ def test_provisioned_concurrency_serves_up_to_its_capacity_then_spills_over() ->
     assert usage.billed_gb_s == pytest.approx(1400)
     assert usage.provisioned_capacity_gb_s == pytest.approx(3600)
     assert any("billed on demand" in note for note in usage.notes)
+
+
+def test_provisioned_environments_serve_their_share_of_the_peak_the_rest_goes_on_demand() -> None:
+    # 1,800 one-second invocations in 1 h: half an environment busy on average. At a peak of 2×
+    # the mean one environment is busy, which one provisioned serves; at 4×, two are, and it
+    # serves half of them: 900 on demand.
+    assert provisioned_invocations(1800, 1, 1, 1000, peak_to_mean=2) == pytest.approx(1800)
+    assert provisioned_invocations(1800, 1, 1, 1000, peak_to_mean=4) == pytest.approx(900)
+    usage = lambda_usage(
+        invocations=1800,
+        memory_mb=1024,
+        duration_ms=1000,
+        catalog=CATALOG,
+        provisioned_concurrency=1,
+        hours=1,
+        peak_to_mean=4,
+    )
+    assert usage.provisioned_invocations == pytest.approx(900)
+    assert usage.billed_gb_s == pytest.approx(900)
+    assert usage.provisioned_capacity_gb_s == pytest.approx(3600)  # the peak does not change it
+    assert any("at the peak (4× the mean): billed on demand" in note for note in usage.notes)
+
+
+def test_without_provisioned_concurrency_the_peak_changes_nothing() -> None:
+    assert provisioned_invocations(1800, 0, 1, 1000, peak_to_mean=5) == 0
+    figures = dict(invocations=1800, memory_mb=1024, duration_ms=100, catalog=CATALOG)
+    assert lambda_usage(**figures, peak_to_mean=5) == lambda_usage(**figures)
+
+
+def test_a_peak_below_the_mean_is_refused() -> None:
+    with pytest.raises(ValueError, match="peak is at least its mean"):
+        provisioned_invocations(1800, 1, 1, 1000, peak_to_mean=0.5)
 
 
 def test_more_cold_starts_than_on_demand_invocations_is_refused() -> None:

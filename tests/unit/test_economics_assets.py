@@ -90,6 +90,9 @@ def test_cost_estimates_are_stored_with_the_breakeven_and_the_chosen_size(materi
         ("eks", "c7i.xlarge"),
     }
     assert all(isinstance(r["breakdown"], dict) for r in estimates)
+    lambdas = [r for r in estimates if r["platform"] == "lambda"]
+    assert lambdas
+    assert all(r["breakdown"]["provisioned"] == 0 for r in lambdas)  # none configured
     breakeven = {r["shape"]: r for r in read_latest(store, COST_BREAKEVEN)}
     assert set(breakeven) == {"steady", "diurnal", "spiky"}
     shown = metadata(result, "cost_estimates")
@@ -97,6 +100,27 @@ def test_cost_estimates_are_stored_with_the_breakeven_and_the_chosen_size(materi
     assert shown["cheapest_lambda_memory_mb_meeting_slo"] == 1769
     assert {r.data["shape"] for r in shown["breakeven"].records} == set(breakeven)
     assert {c.name for c in shown["estimates"].schema.columns} >= {"usd_per_million_inferences"}
+
+
+def test_cost_estimates_price_the_configured_provisioned_concurrency(tmp_path: Path) -> None:
+    store = bench_store(tmp_path)
+    config = {"rates_rps": [10.0], "node_types": ["c7i.xlarge"], "provisioned_concurrency": 4}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [price_catalog, cost_estimates],
+            resources=resources(store.path),
+            instance=instance,
+            run_config={"ops": {"cost_estimates": {"config": config}}},
+        )
+    lambdas = [r for r in read_latest(store, COST_ESTIMATES) if r["platform"] == "lambda"]
+    assert lambdas
+    catalog = load_catalog()
+    for r in lambdas:
+        price = catalog.price(f"lambda.provisioned.capacity.{r['architecture']}", "us-east-1")
+        gb_s = 4 * r["memory_mb"] / 1024 * 730 * 3600  # four environments, all month
+        assert r["breakdown"]["provisioned"] == pytest.approx(price.cost(gb_s))
+        assert r["configuration"].endswith(", 4 provisioned")
+    assert metadata(result, "cost_estimates")["lambda_provisioned_concurrency"] == 4
 
 
 def test_the_simulation_grid_and_its_validation_are_stored_and_shown(materialised) -> None:

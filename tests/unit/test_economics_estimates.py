@@ -7,15 +7,19 @@ MB and 3,008 MB (both met theirs), and local-k8s pods; so the cheapest size meet
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from nlp_bench_pipeline.core.records import PlatformEvent
-from nlp_bench_pipeline.costs.breakeven import PEAK_TO_MEAN
+from nlp_bench_pipeline.costs.breakeven import PEAK_TO_MEAN, LambdaProfile, Workload, lambda_month
 from nlp_bench_pipeline.costs.catalog import load_catalog
+from nlp_bench_pipeline.costs.lambda_usage import lambda_usage
+from nlp_bench_pipeline.costs.model import lambda_cost
 from nlp_bench_pipeline.defs.economics.estimates import (
+    LAMBDA_LINES,
     EstimateSettings,
     NoMeasurements,
     TrafficProfile,
@@ -95,10 +99,23 @@ def bench_store(path: Path, sizes=tuple(LAMBDA_SIZES), pods: bool = True) -> Met
 TRAFFIC = (TrafficProfile("steady", 10.0), TrafficProfile("spiky", 100.0))
 
 
+SETTINGS = EstimateSettings(traffic=TRAFFIC, node_types=("c7i.xlarge", "c7g.xlarge"))
+PROVISIONED = 10  # environments: 1 busy at steady 10 req/s of 100 ms, 50 at spiky 100 req/s
+
+
 @pytest.fixture(scope="module")
-def estimates(tmp_path_factory: pytest.TempPathFactory):
-    settings = EstimateSettings(traffic=TRAFFIC, node_types=("c7i.xlarge", "c7g.xlarge"))
-    store = bench_store(tmp_path_factory.mktemp("estimates"))
+def store(tmp_path_factory: pytest.TempPathFactory) -> MetricStore:
+    return bench_store(tmp_path_factory.mktemp("estimates"))
+
+
+@pytest.fixture(scope="module")
+def estimates(store: MetricStore):
+    return estimate_costs(store, load_catalog(), SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def provisioned(store: MetricStore):
+    settings = dataclasses.replace(SETTINGS, provisioned_concurrency=PROVISIONED)
     return estimate_costs(store, load_catalog(), settings)
 
 
@@ -195,3 +212,88 @@ def test_without_any_runs_it_refuses(tmp_path: Path) -> None:
     store = MetricStore(tmp_path / "empty.duckdb")
     with pytest.raises(NoMeasurements, match="no complete warm_steady runs"):
         estimate_costs(store, load_catalog(), EstimateSettings(traffic=TRAFFIC))
+
+
+def lambda_rows_by_key(estimates) -> dict[tuple[int, str, str], dict]:
+    return {
+        (r["memory_mb"], r["architecture"], r["traffic_profile"]): r
+        for r in rows_of(estimates, platform="lambda")
+    }
+
+
+def test_every_lambda_row_carries_every_line_of_the_breakdown(estimates, provisioned) -> None:
+    for r in [*rows_of(estimates, platform="lambda"), *rows_of(provisioned, platform="lambda")]:
+        assert set(LAMBDA_LINES) <= set(r["breakdown"])
+        assert sum(r["breakdown"].values()) == pytest.approx(r["usd_per_month"], rel=1e-12)
+
+
+def test_without_provisioned_concurrency_the_rows_are_the_on_demand_month(estimates) -> None:
+    catalog = load_catalog()
+    for r in rows_of(estimates, platform="lambda"):
+        assert r["breakdown"]["provisioned"] == r["breakdown"]["provisioned_duration"] == 0
+        assert "provisioned" not in r["configuration"]
+        # Lambda pays for the mean: the month at the row's rate, whatever its shape, to the bit
+        lam = LambdaProfile(memory_mb=r["memory_mb"], billed_ms=r["billed_ms"],
+                            init_ms=r["init_ms"], architecture=r["architecture"])  # fmt: skip
+        month = lambda_month(lam, r["mean_rps"], Workload(), catalog)
+        assert {k: v for k, v in r["breakdown"].items() if v} == month.lines
+        assert r["usd_per_month"] == month.total_usd
+
+
+def test_provisioned_concurrency_adds_the_cost_models_capacity_charge(
+    estimates, provisioned
+) -> None:
+    catalog = load_catalog()
+    on_demand = lambda_rows_by_key(estimates)
+    rows = lambda_rows_by_key(provisioned)
+    assert rows.keys() == on_demand.keys()
+    for (memory_mb, arch, _), r in rows.items():
+        usage = lambda_usage(invocations=r["requests_per_month"], memory_mb=memory_mb,
+                             duration_ms=r["billed_ms"], catalog=catalog, architecture=arch,
+                             provisioned_concurrency=PROVISIONED)  # fmt: skip
+        assert r["breakdown"]["provisioned"] == lambda_cost(usage, catalog).lines["provisioned"]
+        assert r["breakdown"]["provisioned"] > 0
+        before = on_demand[(memory_mb, arch, r["traffic_profile"])]
+        for line in ("requests", "gateway"):  # every invocation pays them, as before
+            assert r["breakdown"][line] == pytest.approx(before["breakdown"][line])
+        assert r["configuration"] == f"{memory_mb} MB {arch}, {PROVISIONED} provisioned"
+        assert any(n.startswith(f"Lambda with {PROVISIONED} provisioned") for n in r["notes"])
+    capacity = PROVISIONED * 1769 / 1024 * 730 * 3600 * 0.0000041667
+    steady = rows[(1769, "x86", "steady-10rps")]
+    assert steady["breakdown"]["provisioned"] == pytest.approx(capacity)
+
+
+def test_provisioned_environments_covering_the_traffic_leave_no_on_demand_init(provisioned) -> None:
+    # steady 10 req/s of 100 ms: one environment busy, ten provisioned
+    steady = lambda_rows_by_key(provisioned)[(1769, "x86", "steady-10rps")]
+    assert steady["breakdown"]["compute"] == steady["breakdown"]["init"] == 0
+    gb_s = 10 * 730 * 3600 * 0.1 * 1769 / 1024
+    assert steady["breakdown"]["provisioned_duration"] == pytest.approx(gb_s * 0.0000097222)
+
+
+def test_traffic_above_the_provisioned_environments_at_the_shapes_peak_is_on_demand(
+    provisioned,
+) -> None:
+    # spiky 100 req/s, 500 at the peak: 50 environments busy, ten provisioned serve a fifth;
+    # the on-demand four fifths keep 8 environments busy on average, each replaced every 2 h,
+    # each replacement a 5 s init billed inside the duration
+    spiky = lambda_rows_by_key(provisioned)[(1769, "x86", "spiky-100rps")]
+    invocations = 100 * 730 * 3600
+    gb = 1769 / 1024
+    assert spiky["breakdown"]["provisioned_duration"] == pytest.approx(
+        0.2 * invocations * 0.1 * gb * 0.0000097222
+    )
+    cold_starts = 8 * 730 * 3600 / 7200
+    on_demand_gb_s = (0.8 * invocations * 0.1 + cold_starts * 5.0) * gb
+    duration = spiky["breakdown"]["compute"] + spiky["breakdown"]["init"]
+    assert duration == pytest.approx(on_demand_gb_s * 0.0000166667)
+    assert spiky["breakdown"]["init"] == pytest.approx(cold_starts * 5.0 * gb * 0.0000166667)
+
+
+def test_the_breakeven_prices_the_chosen_size_with_its_provisioned_environments(
+    provisioned,
+) -> None:
+    assert provisioned.chosen_memory_mb == 1769
+    assert provisioned.breakeven
+    for study in provisioned.breakeven:
+        assert any(n.startswith(f"Lambda with {PROVISIONED} provisioned") for n in study["notes"])

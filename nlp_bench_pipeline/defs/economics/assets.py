@@ -104,6 +104,12 @@ class CostEstimatesConfig(dg.Config):
     breakeven_node_type: str = "c7i.xlarge"
     utilisation: float = Field(0.6, gt=0, le=1, description="share of pod capacity at peak")
     gateway: str = Field("http", description="API Gateway in front of Lambda: http or rest")
+    provisioned_concurrency: int = Field(
+        0,
+        ge=0,
+        description="Lambda environments kept warm all month (capacity charge); the traffic "
+        "above them at the shape's peak is billed on demand; 0: on demand only",
+    )
 
 
 @dg.asset(
@@ -140,6 +146,7 @@ def cost_estimates(
         breakeven_node_type=config.breakeven_node_type,
         utilisation=config.utilisation,
         gateway=config.gateway,  # type: ignore[arg-type]
+        provisioned_concurrency=config.provisioned_concurrency,
     )
     store = duckdb.get_store()
     try:
@@ -169,6 +176,7 @@ def cost_estimates(
             "cheapest_lambda_memory_mb_meeting_slo": estimates.chosen_memory_mb,
             "lambda_choice": estimates.chosen_reason,
             "pod_capacity_source": estimates.pod_capacity_source or "no Kubernetes runs",
+            "lambda_provisioned_concurrency": config.provisioned_concurrency,
             "estimates": table(chosen, ESTIMATE_COLUMNS),
             "rows": len(estimates.estimates),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in estimates.notes) or "none"),

@@ -6,7 +6,10 @@ profile, and the break-even at equal SLO per traffic shape. Plain Python over ``
   runs of the scenario (``costs.measured``). A size meets the SLO when every one of its runs did
   (``run_summary.slo_met``: the corrected p99 over every request, failures ranked last, within
   the run's own bound; docs/adr/0037); the cheapest x86 size that meets it is the one the
-  break-even uses (``chosen``).
+  break-even uses (``chosen``). With ``provisioned_concurrency`` N, every size is priced with N
+  environments kept warm all month, the traffic above N at the shape's peak on demand
+  (``costs.breakeven.lambda_month``). Every Lambda row carries the lines compute, init,
+  requests, provisioned, provisioned_duration and gateway, 0 where nothing was billed on one.
 - EKS: every node type of the catalog's region, pods sized from the per-pod capacity at the
   SLO (``costs.pod_capacity``: the target's peak-rate search where one fits — measured, warmed,
   the priced pod CPU, a bound no looser than the SLO — else 1000 / mean service time), the
@@ -37,6 +40,7 @@ from nlp_bench_pipeline.costs.breakeven import (
     cheapest_profile,
     eks_month,
     lambda_month,
+    provisioned_note,
 )
 from nlp_bench_pipeline.costs.catalog import PriceCatalog
 from nlp_bench_pipeline.costs.measured import (
@@ -57,6 +61,9 @@ KUBERNETES_TARGETS = ("aws-eks", "local-k8s")
 DEFAULT_RATES_RPS = (1.0, 10.0, 100.0, 1000.0)
 MEASURED_ARCHITECTURE: Architecture = "x86"
 DEFAULT_POD_CPU_CORES = 1.0  # pods whose runs recorded no CPU request
+# The lines every Lambda row carries, 0 where nothing was billed on them (issue 12's breakdown:
+# compute, requests, init, gateway, provisioned), in the cost model's order.
+LAMBDA_LINES = ("compute", "init", "requests", "provisioned", "provisioned_duration", "gateway")
 
 
 class NoMeasurements(ValueError):
@@ -99,6 +106,7 @@ class EstimateSettings:
     architectures: tuple[Architecture, ...] = ("x86", "arm")
     pod_memory_mib: float = 2048.0
     region: str = DEFAULT_REGION
+    provisioned_concurrency: int = 0  # Lambda environments kept warm all month
 
 
 @dataclass(frozen=True)
@@ -240,6 +248,7 @@ def _lambda_profile(lam: _Lambda, arch: Architecture, settings: EstimateSettings
         architecture=arch,
         measured_architecture=MEASURED_ARCHITECTURE,
         gateway=settings.gateway,
+        provisioned_concurrency=settings.provisioned_concurrency,
         p99_ms=lam.measured.p99_corrected_ms,
     )
 
@@ -276,9 +285,12 @@ def _lambda_rows(
              "simulator's (scale_simulation)"]  # fmt: skip
     if profile.architecture != MEASURED_ARCHITECTURE:
         extra.append(f"{profile.architecture} durations reused from x86 runs (no Arm run measured)")
+    configuration = f"{m.memory_mb} MB {profile.architecture}"
+    if profile.provisioned_concurrency:
+        configuration += f", {profile.provisioned_concurrency} provisioned"
     common = {
         "platform": "lambda",
-        "configuration": f"{m.memory_mb} MB {profile.architecture}",
+        "configuration": configuration,
         "architecture": profile.architecture,
         "memory_mb": m.memory_mb,
         "chosen": chosen is not None and profile == chosen,
@@ -292,11 +304,25 @@ def _lambda_rows(
         "profile": m.profile,
         "run_ids": list(m.run_ids),
     }
-    return [
-        _row(common, traffic, lambda_month(profile, traffic.mean_rps, workload, catalog),
-             workload, catalog, digest, extra)
-        for traffic in settings.traffic
-    ]  # fmt: skip
+    rows = []
+    for traffic in settings.traffic:
+        month = lambda_month(profile, traffic.mean_rps, workload, catalog, traffic.peak_to_mean)
+        notes = [*extra]
+        if profile.provisioned_concurrency:
+            notes.append(provisioned_note(profile.provisioned_concurrency, traffic.peak_to_mean))
+        breakdown = CostBreakdown(_every_line(month.lines, LAMBDA_LINES), month.notes)
+        rows.append(_row(common, traffic, breakdown, workload, catalog, digest, notes))
+    return rows
+
+
+def _every_line(lines: dict[str, float], names: Sequence[str]) -> dict[str, float]:
+    """``lines`` with each of ``names`` present, 0 where the model billed nothing on it.
+
+    ``names`` lead in the model's own order and the other lines follow in theirs, so the lines
+    that carry money keep their order and the total (their sum in order) stays the model's to
+    the last bit: adding 0.0 changes no float.
+    """
+    return {**{name: lines.get(name, 0.0) for name in names}, **lines}
 
 
 def _eks_rows(
