@@ -71,7 +71,9 @@ class PipelineSettings(BaseSettings):
     profile: Literal["smoke", "quick", "full"] = Field("quick", description="benchmark profile")
     targets: str = Field("local-lambda,local-k8s", description="enabled targets, comma-separated")
     scenarios: str = Field(
-        "warm_steady,ramp,burst,cold_start,soak", description="enabled scenarios, comma-separated"
+        "",
+        description="enabled scenarios, comma-separated; empty: the profile's own (quick: all "
+        "but soak; smoke and full: all)",
     )
     model: str = Field(
         "synthetic",

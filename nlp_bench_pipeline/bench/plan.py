@@ -18,10 +18,17 @@ from nlp_bench_pipeline.core.platform_facts import (
     LAMBDA_MIN_MEMORY_MB,
 )
 from nlp_bench_pipeline.core.records import ALL_TARGETS, LOCAL_TARGETS, TargetName
-from nlp_bench_pipeline.loadgen.scenarios import SCENARIO_NAMES, Profile
+from nlp_bench_pipeline.loadgen.scenarios import BENCHED_BY_DEFAULT, SCENARIO_NAMES, Profile
 from nlp_bench_pipeline.targets.registry import platform_knobs
 
 ALL_SCENARIOS = SCENARIO_NAMES
+
+
+def profile_scenarios(profile: str) -> list[str]:
+    """The scenarios a benchmark in ``profile`` runs when none are named (quick: all but soak)."""
+    return list(BENCHED_BY_DEFAULT[profile])
+
+
 DEFAULT_SCOPE = "default"
 # The service's settings (inference_service/settings.py) a benchmark may choose for its
 # deployments, as the variables the service reads: runtime, precision, batching, cold-start

@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from nlp_bench_pipeline.bench.plan import BenchmarkPlan
+from nlp_bench_pipeline.bench.plan import BenchmarkPlan, profile_scenarios
 from nlp_bench_pipeline.core.run_owners import owner_of, owner_tags, run_owner
 from nlp_bench_pipeline.settings import PROJECT_ROOT, PipelineSettings, get_pipeline_settings
 from nlp_bench_pipeline.store.database import MetricStore
@@ -71,7 +71,7 @@ class BenchmarkConfig(dg.ConfigurableResource):
         overrides = {target: dict(image) for target in ("aws-lambda", "aws-eks")} if image else {}
         return cls(
             targets=settings.split(settings.targets),
-            scenarios=settings.split(settings.scenarios),
+            scenarios=settings.split(settings.scenarios) or profile_scenarios(settings.profile),
             profile=settings.profile,
             model=settings.model,
             platform_overrides=json.dumps(overrides),

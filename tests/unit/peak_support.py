@@ -101,3 +101,8 @@ class ScriptedLauncher:
 
 def work_dir(tmp_path: Path) -> Path:
     return tmp_path / "work"
+
+
+# The searches these tests script: five probes to 20 % down to 1.5 req/s (quick's own search is
+# three probes to 50 %, sized for make bench's minutes; what the tests pin is the search logic).
+FIVE_PROBES = {"max_probes": 5, "tolerance": 0.2, "min_rps": 1.5}

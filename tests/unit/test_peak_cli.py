@@ -24,7 +24,7 @@ def exit_code(argv: list[str]) -> int | str | None:
         (["--policy", "warmed,tepid"], "argument --policy: unknown ['tepid']"),
         (
             ["--start-rps", "100", "--max-rps", "10"],
-            "start rate 100 req/s must lie between min_rps 1.5 and max_rps 10",  # quick's floor
+            "start rate 100 req/s must lie between min_rps 3 and max_rps 10",  # quick's floor
         ),
         (["--memory-mb", "64"], "argument --memory-mb: 64 is not between 128 and 10240"),
         (["--tolerance", "abc"], "argument --tolerance: 'abc' is not a finite number"),

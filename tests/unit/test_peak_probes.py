@@ -17,7 +17,7 @@ from nlp_bench_pipeline.peak.probes import MeasuredProbes
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.peak import latest_searches, probes_of
 from tests.fixtures.predict_stub import predict_stub
-from tests.unit.peak_support import ScriptedLauncher, ScriptedTarget
+from tests.unit.peak_support import FIVE_PROBES, ScriptedLauncher, ScriptedTarget
 
 BENCH = BenchmarkPlan(targets=["local-k8s", "local-lambda"], profile="quick", model="tiny")
 
@@ -28,7 +28,7 @@ def store(tmp_path: Path) -> MetricStore:
 
 
 def probes(target, store, tmp_path, launcher, policy="warmed", plan=None) -> MeasuredProbes:
-    plan = plan or PeakPlan.for_profile("quick")
+    plan = plan or PeakPlan.for_profile("quick", **FIVE_PROBES)
     size = sizes_for(target.name, BENCH, plan)[0]
     return MeasuredProbes(
         target=target, store=store, plan=plan, policy=policy,
@@ -42,7 +42,7 @@ def test_the_search_finds_the_scripted_peak_through_real_runs(store, tmp_path) -
     launcher = ScriptedLauncher()  # true peak at 500 ms: 18.9 req/s
     with predict_stub() as url:
         prober = probes(ScriptedTarget("local-k8s", url), store, tmp_path, launcher)
-        result = find_peak(prober, PeakPlan.for_profile("quick").search_bounds())
+        result = find_peak(prober, PeakPlan.for_profile("quick", **FIVE_PROBES).search_bounds())
     assert [p.rate_rps for p in result.probes] == [6.0, 12.0, 24.0, 18.0, 21.0]
     assert result.status == "found"
     assert result.peak_rps <= launcher.true_peak(500) < result.upper_rps
@@ -123,7 +123,7 @@ def test_the_cold_policy_warms_nothing_and_starts_from_the_platforms_minimum(
 def test_an_invocation_writes_searches_probes_and_projections(store, tmp_path) -> None:
     launcher = ScriptedLauncher()
     request = PeakRequest(
-        bench=BENCH, plan=PeakPlan.for_profile("quick"), invocation_id="inv-1",
+        bench=BENCH, plan=PeakPlan.for_profile("quick", **FIVE_PROBES), invocation_id="inv-1",
         provenance=Provenance(code_version="test"), work_dir=tmp_path / "w",
         catalog=load_catalog(),
     )  # fmt: skip
@@ -163,7 +163,7 @@ def test_an_invocation_writes_searches_probes_and_projections(store, tmp_path) -
 def test_a_retried_invocation_replaces_its_rows_and_the_latest_view_follows_the_newest(
     store, tmp_path
 ) -> None:
-    plan = PeakPlan.for_profile("quick", max_probes=2)
+    plan = PeakPlan.for_profile("quick", **{**FIVE_PROBES, "max_probes": 2})
     with predict_stub() as url:
         for invocation in ("inv-a", "inv-a", "inv-b"):
             request = PeakRequest(bench=BENCH, plan=plan, invocation_id=invocation,
@@ -195,7 +195,7 @@ class BrokenAfter(ScriptedTarget):
 
 def test_a_probe_whose_platform_fails_ends_the_search_stored_as_failed(store, tmp_path) -> None:
     request = PeakRequest(
-        bench=BENCH, plan=PeakPlan.for_profile("quick"), invocation_id="inv-f",
+        bench=BENCH, plan=PeakPlan.for_profile("quick", **FIVE_PROBES), invocation_id="inv-f",
         provenance=Provenance(), work_dir=tmp_path / "w", catalog=load_catalog(),
     )  # fmt: skip
     with predict_stub() as url:

@@ -10,8 +10,9 @@ from nlp_bench_pipeline.peak.plan import PeakPlan
 from nlp_bench_pipeline.peak.projection import SimulatedProbes
 from nlp_bench_pipeline.peak.search import SearchResult, find_peak
 from nlp_bench_pipeline.simulate.calibration import Calibration
+from tests.unit.peak_support import FIVE_PROBES
 
-PLAN = PeakPlan.for_profile("quick")
+PLAN = PeakPlan.for_profile("quick", **FIVE_PROBES)
 LAMBDA = Size("1,769 MB", "1769mb", memory_mb=1769)
 
 

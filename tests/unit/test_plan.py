@@ -93,3 +93,18 @@ def test_the_dagster_config_resource_carries_load_from_into_the_plan() -> None:
     config = BenchmarkConfig(targets=["aws-eks"], scenarios=["burst"], load_from="in-region")
     assert config.plan().load_from == "in-region"
     assert BenchmarkConfig(targets=["aws-eks"], scenarios=["burst"]).plan().load_from == "here"
+
+
+def test_a_benchmark_that_names_no_scenario_runs_its_profiles_own(monkeypatch) -> None:
+    from nlp_bench_pipeline.defs.resources import BenchmarkConfig
+    from nlp_bench_pipeline.settings import PipelineSettings
+
+    monkeypatch.delenv("NLP_BENCH_SCENARIOS", raising=False)
+    for profile, soak in (("smoke", True), ("quick", False), ("full", True)):
+        monkeypatch.setenv("NLP_BENCH_PROFILE", profile)
+        scenarios = BenchmarkConfig.from_settings(PipelineSettings()).scenarios
+        assert ("soak" in scenarios) is soak, profile
+        assert {"warm_steady", "ramp", "burst", "cold_start"} <= set(scenarios)
+    monkeypatch.setenv("NLP_BENCH_SCENARIOS", "soak")  # named, it runs in quick too
+    monkeypatch.setenv("NLP_BENCH_PROFILE", "quick")
+    assert BenchmarkConfig.from_settings(PipelineSettings()).scenarios == ["soak"]

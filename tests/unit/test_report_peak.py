@@ -16,7 +16,7 @@ from nlp_bench_pipeline.report import build
 from nlp_bench_pipeline.report.peak import headlines, peak_figures
 from nlp_bench_pipeline.store.peak import write_searches
 from tests.fixtures.predict_stub import predict_stub
-from tests.unit.peak_support import ScriptedLauncher, ScriptedTarget
+from tests.unit.peak_support import FIVE_PROBES, ScriptedLauncher, ScriptedTarget
 from tests.unit.test_report_rows import build_report_store
 
 ATTACK = "</script><img src=x onerror=alert(1)>"
@@ -28,7 +28,8 @@ def report(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("peak-report")
     store = build_report_store(folder)
     request = PeakRequest(
-        bench=BenchmarkPlan(profile="quick", model="tiny"), plan=PeakPlan.for_profile("quick"),
+        bench=BenchmarkPlan(profile="quick", model="tiny"),
+        plan=PeakPlan.for_profile("quick", **FIVE_PROBES),
         invocation_id="inv-k8s", provenance=Provenance(), work_dir=folder / "w",
         catalog=load_catalog(),
     )  # fmt: skip
