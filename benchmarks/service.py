@@ -211,6 +211,10 @@ def _measure(model, texts: dict[int, str], url: str) -> tuple[list, dict, bool]:
                 local[n] += [
                     _timed(lambda t=text: in_process(t)) for _ in range(REQUESTS_PER_ROUND)
                 ]
+                # The forward and in-process rounds can outlast uvicorn's keep-alive (5 s), after
+                # which the server has closed the connection: reopen it, untimed.
+                connection.close()
+                over_http(text)
                 remote[n] += [
                     _timed(lambda t=text: over_http(t)) for _ in range(REQUESTS_PER_ROUND)
                 ]
