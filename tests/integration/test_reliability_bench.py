@@ -275,7 +275,10 @@ def test_kill_9_mid_cell_then_a_rerun_in_the_same_home_succeeds_and_leaks_no_sec
             assert not canary_hits(dump), table
 
 
-def test_sigterm_stops_a_bench_whose_run_waits_for_a_pool_slot(project: Project) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_bench_whose_run_waits_for_a_pool_slot(
+    project: Project, signum: signal.Signals
+) -> None:
     project.home.mkdir(parents=True)
     (project.home / "dagster.yaml").write_text(
         (ROOT / "nlp_bench_pipeline" / "cli" / "dagster.yaml").read_text()
@@ -303,10 +306,10 @@ def test_sigterm_stops_a_bench_whose_run_waits_for_a_pool_slot(project: Project)
         process,
     )
     sent = time.monotonic()
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     code = process.wait(timeout=30)
     assert time.monotonic() - sent < 15
-    assert code == 128 + signal.SIGTERM
+    assert code == 128 + signum
     output = log.read_text(errors="replace")
     assert "waited for a pool slot; it is canceled" in output
     assert f"waiting for a slot of pool {POOL}, held by run {holder}" in output
