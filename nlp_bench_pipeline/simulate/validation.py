@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
-from nlp_bench_pipeline.simulate.calibration import Calibration, LocalRun, calibrate, local_runs
+from nlp_bench_pipeline.simulate.calibration import (
+    MIN_REQUEST_SAMPLES,
+    Calibration,
+    LocalRun,
+    calibrate,
+    local_runs,
+)
 from nlp_bench_pipeline.simulate.eks_model import EksSettings, EksSimulation
 from nlp_bench_pipeline.simulate.lambda_model import LambdaSettings, LambdaSimulation
 from nlp_bench_pipeline.simulate.latency import nearest_rank
@@ -79,10 +85,11 @@ class RunValidation:
     rows: tuple[ValidationRow, ...]
     distributions: dict[str, object]
     settings: dict[str, Any]
+    not_replayed: str | None = None  # why the run has no rows: nothing of it to replay with
 
     @property
     def passed(self) -> bool:
-        return all(row.passed for row in self.rows)
+        return self.not_replayed is None and all(row.passed for row in self.rows)
 
 
 def validate_runs(
@@ -101,8 +108,22 @@ def validation_table(validations: Sequence[RunValidation]) -> list[dict[str, Any
     return [row.as_dict() for v in validations for row in v.rows]
 
 
+# The quantity that sets a replay's latencies: drawn from the defaults (too few of the run's own
+# requests to measure it), the replay would compare the defaults with the run, not the model.
+LATENCY_QUANTITY = {"lambda": "work", "eks": "service"}
+
+
 def _validate(store: MetricStore, run: LocalRun, seed: int, resamples: int) -> RunValidation:
     calibration = calibrate(store, run.platform, run_ids=[run.run_id])
+    memory_mb = (
+        lambda_settings(run).memory_mb if run.platform == "lambda" else LAMBDA_DEFAULT_MEMORY_MB
+    )
+    if LATENCY_QUANTITY[run.platform] in calibration.used_defaults(run.platform, memory_mb):
+        return RunValidation(
+            run.run_id, run.target, run.scenario, (), calibration.describe(run.platform), {},
+            not_replayed=f"not replayed: fewer than {MIN_REQUEST_SAMPLES} warm ok requests to "
+            "measure its service time from (the defaults would be compared, not the model)",
+        )  # fmt: skip
     tally = RequestTally(PHASES, exact_limit=max(1, run.offsets_s.size))
     rng = np.random.default_rng(np.random.SeedSequence([seed, run.offsets_s.size]))
     settings: LambdaSettings | EksSettings

@@ -141,7 +141,8 @@ def test_percentile_bound_is_the_wider_of_15_percent_and_the_bootstrap_interval(
         Request(i, 0.5 * i, 2.0 + 50.0 * (1 + (i % 7) ** 3), 50.0 * (1 + (i % 7) ** 3))
         for i in range(60)
     ]
-    builder.run("lam-3", "local-lambda", requests, host=LAMBDA_HOST)
+    report = [Event("report", 1.0, "env-1", duration_ms=100.0, memory_mb=1769)]  # its size
+    builder.run("lam-3", "local-lambda", requests, report, host=LAMBDA_HOST)
     [validation] = validate_runs(builder.store, resamples=300)
     p99 = rows_by_metric(validation)["p99_ms"]
     assert p99.high - p99.low > 0.3 * p99.measured
@@ -154,3 +155,16 @@ def test_count_bound_is_15_percent_or_2_whichever_is_larger():
     assert count_bound(4.0) == (2.0, 6.0)
     assert count_bound(100.0) == (85.0, 115.0)
     assert count_bound(0.0) == (0.0, 2.0)
+
+
+def test_a_run_too_small_to_measure_its_service_time_is_not_replayed_and_says_why(builder):
+    # 10 requests (a quick cold_start's): the replay would draw the defaults, not the run's
+    requests = [
+        Request(i, 0.5 * i, 51.0, 50.0, environment_id=("pod-a", "pod-b")[i % 2]) for i in range(10)
+    ]
+    builder.run("k8s-small", "local-k8s", requests, host=k8s_host())
+    [validation] = validate_runs(builder.store, resamples=50)
+    assert validation.rows == ()
+    assert "fewer than 20 warm ok requests" in (validation.not_replayed or "")
+    assert not validation.passed
+    assert validation_table([validation]) == []

@@ -325,12 +325,19 @@ def scale_simulation(
         f"{outcome.requests:,} requests simulated in {outcome.wall_s:.1f} s; validation "
         f"{passed}/{len(outcome.validation)} figures within bounds over "
         f"{len(outcome.validated_runs)} runs"
+        + (
+            f"; {len(outcome.not_replayed)} runs not replayed (too few warm ok requests to "
+            "measure their service time)"
+            if outcome.not_replayed
+            else ""
+        )
     )
     return dg.MaterializeResult(
         metadata={
             "validation": table(outcome.validation, VALIDATION_COLUMNS),
             "validation_passed": f"{passed} of {len(outcome.validation)}",
             "validated_runs": len(outcome.validated_runs),
+            "not_replayed": dg.MetadataValue.json(outcome.not_replayed),
             "grid": table(outcome.results, GRID_COLUMNS),
             "simulated_requests": outcome.requests,
             "simulation_wall_s": dg.MetadataValue.float(outcome.wall_s),

@@ -12,7 +12,7 @@ that projects to AWS's scale reproduces what was measured here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nlp_bench_pipeline.core.platform_facts import LAMBDA_DEFAULT_MEMORY_MB
@@ -74,6 +74,7 @@ class GridOutcome:
     results: list[dict[str, Any]]
     validation: list[dict[str, Any]]
     validated_runs: list[str]
+    not_replayed: dict[str, str] = field(default_factory=dict)  # run id -> why
 
     @property
     def requests(self) -> int:
@@ -102,7 +103,10 @@ def simulate_grid(
         else []
     )
     return GridOutcome(
-        [result_row(r, settings, catalog) for r in results], validation_table(validations), run_ids
+        [result_row(r, settings, catalog) for r in results],
+        validation_table(validations),
+        [v.run_id for v in validations if v.not_replayed is None],
+        {v.run_id: v.not_replayed for v in validations if v.not_replayed is not None},
     )
 
 
