@@ -18,9 +18,11 @@ gives the rate a pod holds at the tighter bound, below what it holds at the SLO:
 for EKS, and said so. A search at a *looser* bound is never used — a rate that held p99 ≤ 3 s
 need not hold 2 s — and the note says it was passed over and why.
 
-A search measured on a local target is labelled host-limited; its reasons (the host's cores
-shared with the load generator, the limits lowered to fit the host) go into the notes: the peak
-is this host's CPU, not AWS's, as with the service-time rule.
+**Host-limited searches are not used.** A search the host bent (its cores shared with the load
+generator, limits lowered to fit it: ``peak_searches.host_limited``, as every local search on a
+small machine is) measured the laptop as much as the pods, and the project keeps such figures
+out of the platform's: the note names the search and its reasons, and the service-time rule
+prices the pods. A search on EKS itself is used.
 """
 
 from __future__ import annotations
@@ -63,9 +65,15 @@ def capacity_at_slo(
     pod_cpu: float,
 ) -> PodCapacity:
     """The rule over the target's peak-search rows (``measured.peak_searches``) and its runs."""
-    sized = [s for s in searches if s["pod_cpu"] and math.isclose(s["pod_cpu"], pod_cpu)]
+    same_cpu = [s for s in searches if s["pod_cpu"] and math.isclose(s["pod_cpu"], pod_cpu)]
+    bent = [s for s in same_cpu if s["host_limited"]]
+    sized = [s for s in same_cpu if not s["host_limited"]]
     looser = [s for s in sized if s["slo_p99_ms"] > slo_ms]
     passed_over = [
+        f"peak search {s['search_id']} not used: it is host-limited (this host's CPU and limits, "
+        f"not the platform's): {'; '.join(s['host_limited_reasons']) or 'a local target'}"
+        for s in bent
+    ] + [
         f"peak search {s['search_id']} not used: its bound p99 ≤ {s['slo_p99_ms']:g} ms is looser "
         f"than the {slo_ms:g} ms SLO, and a rate that held a looser bound need not hold the SLO"
         for s in looser
@@ -83,7 +91,7 @@ def capacity_at_slo(
         ]
     if not searches:
         passed_over.append(f"no measured, warmed peak search of {pods.target}")
-    elif not sized:
+    elif not same_cpu:
         cpus = ", ".join(sorted({f"{s['pod_cpu']:g}" for s in searches if s["pod_cpu"]}))
         passed_over.append(
             f"the latest peak search of {pods.target} ran {cpus or 'no'} CPU pods, not the "
@@ -120,9 +128,6 @@ def _from_search(
         )
     if search["status"] != "found":
         notes.append(f"the peak is a lower bound ({search['status']}: {search['reason']})")
-    if search["host_limited"]:
-        reasons = "; ".join(search["host_limited_reasons"]) or "measured on a local target"
-        notes.append(f"the peak search is host-limited (this host's CPU, not AWS's): {reasons}")
     return PodCapacity(
         rps=Spread(per_pod, per_pod, high),
         source=source,

@@ -73,8 +73,8 @@ def search(bound_ms: float = 500.0, **changes: Any) -> dict[str, Any]:
         "host_cores": 2,
         "vcpus": 2.0,
         "per_vcpu_rps": 9.0,
-        "host_limited": True,
-        "host_limited_reasons": [HOST_REASON],
+        "host_limited": False,  # a search on EKS; a local one is host-limited (test below)
+        "host_limited_reasons": [],
         "bounding_host_limited_share": None,
         "run_ids": [],
         "detail": {},
@@ -100,10 +100,12 @@ def test_a_warmed_search_at_a_tighter_bound_gives_the_peak_per_pod() -> None:
     assert "conservative for EKS" in notes
 
 
-def test_a_local_search_carries_its_host_limited_label_and_reasons() -> None:
-    capacity = capacity_at_slo(PODS, [search(500.0)], slo_ms=2000.0, pod_cpu=1.0)
+def test_a_host_limited_search_is_not_used_and_the_note_says_why() -> None:
+    bent = search(500.0, host_limited=True, host_limited_reasons=[HOST_REASON])
+    capacity = capacity_at_slo(PODS, [bent], slo_ms=2000.0, pod_cpu=1.0)
+    assert capacity.source == SERVICE_TIME_RULE
     [note] = [n for n in capacity.notes if "host-limited" in n]
-    assert "this host's CPU, not AWS's" in note
+    assert "not used" in note
     assert HOST_REASON in note
 
 
@@ -205,10 +207,19 @@ def test_estimates_size_pods_from_the_peak_search_and_every_row_says_so(tmp_path
     assert spiky["pods"] == 93
     for r in rows_of(estimates, platform="eks"):
         assert any(n.startswith(f"pod capacity: {source}") for n in r["notes"])
-        assert any("host-limited" in n for n in r["notes"])
     assert all(any(source in n for n in b["notes"]) for b in estimates.breakeven)
     assert estimates.breakeven
     assert all(b["pod_capacity_rps"] == pytest.approx(9.0) for b in estimates.breakeven)
+
+
+def test_estimates_of_a_local_search_keep_the_service_time_rule(tmp_path: Path) -> None:
+    bent = search(500.0, host_limited=True, host_limited_reasons=[HOST_REASON])
+    store = store_with_searches(tmp_path, ("inv-1", [bent]))
+    settings = EstimateSettings(traffic=TRAFFIC, node_types=("c7i.xlarge",))
+    estimates = estimate_costs(store, load_catalog(), settings)
+    assert estimates.pod_capacity_source == SERVICE_TIME_RULE
+    for r in rows_of(estimates, platform="eks"):
+        assert any("host-limited" in n and "not used" in n for n in r["notes"])
 
 
 def test_estimates_ignore_a_search_looser_than_the_runs_slo(tmp_path: Path) -> None:
@@ -246,4 +257,3 @@ def test_the_breakeven_command_takes_the_capacity_from_the_peak_search(
     kubernetes = document["measured"]["kubernetes"]
     assert kubernetes["capacity_source"].startswith("peak search inv-1-local-k8s")
     assert kubernetes["capacity_search_id"] == "inv-1-local-k8s-cpu1x2-warmed-500ms-measured"
-    assert any("host-limited" in n for n in document["notes"])
