@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from nlp_bench_pipeline.bench.warming import (
 from nlp_bench_pipeline.core.deployments import Deployment
 from nlp_bench_pipeline.core.records import utcnow
 from nlp_bench_pipeline.core.runs import Provenance, RunRecord, RunSummary
-from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
+from nlp_bench_pipeline.loadgen.repetition import PLAN_FILE, RepetitionPlan
 from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 from nlp_bench_pipeline.store.database import MetricStore
 from nlp_bench_pipeline.store.ingest import IngestReport
@@ -184,7 +184,22 @@ def _store_failed_run(
 ) -> None:
     """A ``failed`` run row with the platform's events and samples: what went wrong stays."""
     started_at: datetime = measured["deployed_at"]
-    record = RunRecord(
+    record = _failed_record(
+        plan, started_at, {**host, "error": f"{type(error).__name__}: {error}"}, measured
+    )
+    store.ingest_run(
+        record,
+        request_files=[],
+        events=target.events(since=started_at),
+        samples=target.samples(since=started_at),
+    )
+
+
+def _failed_record(
+    plan: RepetitionPlan, started_at: datetime, host: dict[str, Any], measured: dict[str, Any]
+) -> RunRecord:
+    """The ``failed`` row of a repetition: its plan's identity and schedule, no requests."""
+    return RunRecord(
         run_id=plan.run_id,
         series_id=plan.series_id,
         target=plan.target,
@@ -198,14 +213,28 @@ def _store_failed_run(
         scheduled=len(plan.schedule()),
         dropped=0,
         config=plan.scenario.model_dump(mode="json"),
-        host={**host, "error": f"{type(error).__name__}: {error}"},
+        host=host,
         measure_s=plan.measure_s,
         **plan.provenance.model_dump(),
         **measured,
     )
-    store.ingest_run(
-        record,
-        request_files=[],
-        events=target.events(since=started_at),
-        samples=target.samples(since=started_at),
-    )
+
+
+def store_abandoned_repetitions(
+    store: MetricStore, work_dir: Path, series_id: str, reason: str
+) -> list[str]:
+    """The repetitions of a killed cell (Dagster run ``series_id``) that left no run row,
+    stored as ``failed`` with ``reason``: a run killed mid-cell is in the store as failed, not
+    missing. Its partial rows are not ingested (a crashed run leaves none half-written); its
+    files stay in its run directory. Returns the run ids stored."""
+    stored = []
+    for path in sorted(Path(work_dir).glob(f"**/{series_id}-*/{PLAN_FILE}")):
+        plan = RepetitionPlan.read(path)
+        if plan.series_id != series_id or store.has_run(plan.run_id):
+            continue
+        started_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        host = {"error": reason, "run_dir": str(path.parent)}
+        record = _failed_record(plan, started_at, host, {})
+        store.ingest_run(record, request_files=[], events=[], samples=[])
+        stored.append(plan.run_id)
+    return stored

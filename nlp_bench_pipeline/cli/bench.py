@@ -124,7 +124,23 @@ def bench_command(args: argparse.Namespace) -> int:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    for line in recover_abandoned_runs(instance):
+    settings = checked.settings
+
+    def store_killed_cell(run: dg.DagsterRun) -> list[str]:
+        """A cell killed mid-run: its repetitions without a row are stored as failed runs."""
+        if run.job_name != "benchmark_cell":
+            return []
+        from nlp_bench_pipeline.bench.cell import store_abandoned_repetitions
+
+        stored = store_abandoned_repetitions(
+            MetricStore(settings.db),
+            settings.work_dir,
+            run.run_id,
+            "abandoned: the bench running it was killed mid-cell (its rows were not ingested)",
+        )
+        return [f"run {run_id}: stored as a failed run (killed mid-cell)" for run_id in stored]
+
+    for line in recover_abandoned_runs(instance, store_killed_cell):
         print(f"{PROG}: {line}", flush=True)
     plan = checked.plan
     print(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from nlp_bench_pipeline.core.run_owners import owner_of, owner_tags
 from nlp_bench_pipeline.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, DagsterRun
 
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
 DEFAULT_HOME = PROJECT_ROOT / ".dagster_home"
@@ -52,12 +53,16 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def recover_abandoned_runs(instance: DagsterInstance) -> list[str]:
+def recover_abandoned_runs(
+    instance: DagsterInstance, abandoned: Callable[[DagsterRun], list[str]] | None = None
+) -> list[str]:
     """Fail every unfinished run whose owner process is gone and free its pool slots.
 
-    Also frees slots still held by runs that have finished (a run marked failed from outside
-    keeps its slots: ``report_run_failed`` does not free them). Returns one line per run dealt
-    with, for the person who started the new benchmark.
+    ``abandoned`` is then called with each such run (``bench`` stores a killed cell's
+    repetitions as failed runs) and its lines are added. Also frees slots still held by runs
+    that have finished (a run marked failed from outside keeps its slots:
+    ``report_run_failed`` does not free them). Returns one line per run dealt with, for the
+    person who started the new benchmark.
     """
     from dagster import DagsterRunStatus, RunsFilter
 
@@ -85,6 +90,8 @@ def recover_abandoned_runs(instance: DagsterInstance) -> list[str]:
             f"run {run.run_id} ({run.job_name}): its process {owner.pid} is gone; "
             "marked failed and its pool slots freed"
         )
+        if abandoned is not None:
+            lines += abandoned(run)
     for run_id in sorted(storage.get_concurrency_run_ids()):
         run = instance.get_run_by_id(run_id)
         if run is None or run.is_finished:

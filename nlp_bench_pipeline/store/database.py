@@ -165,6 +165,11 @@ class MetricStore:
         with self.connect(read_only=True) as conn:
             return conn.sql(sql, params=params or []).to_arrow_table()
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether ``benchmark_runs`` holds ``run_id`` (in any status)."""
+        found = self.query("SELECT count(*) AS n FROM benchmark_runs WHERE run_id = ?", [run_id])
+        return bool(found.column("n")[0].as_py())
+
     def summary_rows(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
         """``run_summary`` rows for these runs, in the order given."""
         rows = self.query(

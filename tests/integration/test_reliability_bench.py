@@ -220,6 +220,7 @@ def test_kill_9_mid_cell_then_a_rerun_in_the_same_home_succeeds_and_leaks_no_sec
     output = second_log.read_text(errors="replace")
     assert code == 0, output[-4000:]
     assert "marked failed and its pool slots freed" in output
+    assert "stored as a failed run (killed mid-cell)" in output
     assert stage_verdicts(output)[-5:] == [
         (f"benchmark_cell [{SCENARIO}|local-lambda]", "ok"),
         ("peak", "skipped:"),  # a smoke bench searches no peak rate
@@ -246,6 +247,13 @@ def test_kill_9_mid_cell_then_a_rerun_in_the_same_home_succeeds_and_leaks_no_sec
         }
         assert dg.DagsterRunStatus.FAILURE in {r.status for r in killed}
     with duckdb.connect(str(project.db), read_only=True) as db:
+        # The killed repetition is in the store as failed, with no rows, not missing.
+        (abandoned,) = db.execute(
+            "SELECT count(*) FROM benchmark_runs b WHERE b.status = 'failed' "
+            "AND b.host->>'$.error' LIKE 'abandoned:%' "
+            "AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.run_id = b.run_id)"
+        ).fetchone()
+        assert abandoned == 1
         rows, scheduled = db.execute(
             "SELECT count(*), any_value(b.scheduled) FROM requests r JOIN benchmark_runs b "
             "USING (run_id) WHERE b.status = 'complete' GROUP BY r.run_id"

@@ -40,7 +40,14 @@ CANARIES = {
 }
 
 
-def environ_of(pid: int) -> dict[str, str]:
+def environ_of(pid: int, command_part: str | None = None) -> dict[str, str]:
+    """The process's environment; with ``command_part``, once it runs that command: until then
+    the pid may still be the launcher that sets the child up before its ``execve``."""
+    deadline = time.monotonic() + 10.0
+    while command_part is not None and time.monotonic() < deadline:
+        if command_part in " ".join(psutil.Process(pid).cmdline()):
+            break
+        time.sleep(0.02)
     raw = Path(f"/proc/{pid}/environ").read_bytes()
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
@@ -115,7 +122,7 @@ def test_a_child_started_with_an_allowlist_has_no_canary_in_proc_environ(
         inherit_env=MODEL_FILES,
     )
     try:
-        seen = environ_of(child.pid)
+        seen = environ_of(child.pid, "time.sleep(30)")
     finally:
         child.stop(grace_s=1)
     assert not set(CANARIES) & set(seen)
