@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nlp_bench_pipeline.bench.verdict import ValidityRule
 from nlp_bench_pipeline.core.platform_facts import LAMBDA_MB_PER_VCPU
+from nlp_bench_pipeline.core.profiles import profile_fields
 from nlp_bench_pipeline.loadgen.scenarios import ScenarioConfig, load_scenario
 from nlp_bench_pipeline.peak.search import SearchBounds
 from nlp_bench_pipeline.store.peak import PEAK_SCENARIO
@@ -75,12 +76,7 @@ class PeakPlan(BaseModel):
     @classmethod
     def for_profile(cls, profile: str, **overrides: object) -> Self:
         """The profile's defaults with ``overrides`` on top (None or empty: keep the default)."""
-        if profile not in PROFILE_DEFAULTS:
-            raise ValueError(
-                f"unknown profile {profile!r}; choose from {', '.join(PROFILE_DEFAULTS)}"
-            )
-        given = {k: v for k, v in overrides.items() if v is not None and v != ()}
-        return cls(profile=profile, **{**PROFILE_DEFAULTS[profile], **given})
+        return cls(profile=profile, **profile_fields(PROFILE_DEFAULTS, profile, overrides))
 
     @property
     def bounds(self) -> tuple[float, ...]:

@@ -28,7 +28,7 @@ from nlp_bench_pipeline.store.peak import probe_rows
 from nlp_bench_pipeline.targets.base import Target
 
 Progress = Callable[[str], None]
-# run_summary columns a probe keeps in peak_probes beside its verdict.
+# run_summary columns a probe keeps beside its verdict (and peak_probes stores).
 FIGURES = (
     "requests",
     "measure_s",
@@ -39,8 +39,6 @@ FIGURES = (
     "host_limited_share",
     "send_lateness_p99_ms",
     "throughput_rps",
-    "offered_rps",
-    "p99_ok_ms",
 )
 
 

@@ -31,7 +31,7 @@ from nlp_bench_pipeline.peak.capacity import (
     spec_for,
 )
 from nlp_bench_pipeline.peak.plan import PeakPlan, Policy
-from nlp_bench_pipeline.peak.probes import MeasuredProbes
+from nlp_bench_pipeline.peak.probes import FIGURES, MeasuredProbes
 from nlp_bench_pipeline.peak.projection import SimulatedProbes, calibration_runs
 from nlp_bench_pipeline.peak.search import ProbeOutcome, SearchResult, bracket, find_peak
 from nlp_bench_pipeline.simulate.calibration import CalibrationError, calibrate
@@ -291,22 +291,9 @@ def probe_row(
         "verdict": probe.verdict.verdict,
         "reason": probe.verdict.describe(),
         "run_id": probe.run_id,
-        **{name: figures.get(name) for name in PROBE_FIGURES},
+        **{name: figures.get(name) for name in FIGURES},
         "warming": figures.get("warming"),
     }
-
-
-PROBE_FIGURES = (
-    "requests",
-    "measure_s",
-    "p99_corrected_ms",
-    "p99_is_failure",
-    "failed_share",
-    "cold_starts",
-    "host_limited_share",
-    "send_lateness_p99_ms",
-    "throughput_rps",
-)
 
 
 def _search_id(

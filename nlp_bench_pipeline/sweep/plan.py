@@ -19,6 +19,7 @@ from nlp_bench_pipeline.core.platform_facts import (
     LAMBDA_MB_PER_VCPU,
     LAMBDA_MIN_MEMORY_MB,
 )
+from nlp_bench_pipeline.core.profiles import profile_fields
 
 DEFAULT_SIZES_MB = (512, 1024, LAMBDA_MB_PER_VCPU, 3008, 5120, LAMBDA_MAX_MEMORY_MB)
 QUICK_SIZES_MB = (LAMBDA_DEFAULT_MEMORY_MB,)
@@ -54,12 +55,7 @@ class SweepPlan(BaseModel):
     @classmethod
     def for_profile(cls, profile: str, **overrides: object) -> Self:
         """The profile's defaults (``PROFILE_DEFAULTS``) with ``overrides`` on top (None: keep)."""
-        if profile not in PROFILE_DEFAULTS:
-            raise ValueError(
-                f"unknown profile {profile!r}; choose from {', '.join(PROFILE_DEFAULTS)}"
-            )
-        given = {k: v for k, v in overrides.items() if v is not None and v != ()}
-        return cls(**{**PROFILE_DEFAULTS[profile], **given})
+        return cls(**profile_fields(PROFILE_DEFAULTS, profile, overrides))
 
 
 PROFILE_DEFAULTS: dict[str, dict[str, object]] = {
