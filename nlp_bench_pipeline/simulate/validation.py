@@ -115,9 +115,10 @@ LATENCY_QUANTITY = {"lambda": "work", "eks": "service"}
 
 def _validate(store: MetricStore, run: LocalRun, seed: int, resamples: int) -> RunValidation:
     calibration = calibrate(store, run.platform, run_ids=[run.run_id])
-    memory_mb = (
-        lambda_settings(run).memory_mb if run.platform == "lambda" else LAMBDA_DEFAULT_MEMORY_MB
+    settings: LambdaSettings | EksSettings = (
+        lambda_settings(run) if run.platform == "lambda" else eks_settings(run)
     )
+    memory_mb = getattr(settings, "memory_mb", LAMBDA_DEFAULT_MEMORY_MB)
     if LATENCY_QUANTITY[run.platform] in calibration.used_defaults(run.platform, memory_mb):
         return RunValidation(
             run.run_id, run.target, run.scenario, (), calibration.describe(run.platform), {},
@@ -126,14 +127,10 @@ def _validate(store: MetricStore, run: LocalRun, seed: int, resamples: int) -> R
         )  # fmt: skip
     tally = RequestTally(PHASES, exact_limit=max(1, run.offsets_s.size))
     rng = np.random.default_rng(np.random.SeedSequence([seed, run.offsets_s.size]))
-    settings: LambdaSettings | EksSettings
-    if run.platform == "lambda":
-        settings = lambda_settings(run)
-        model: LambdaSimulation | EksSimulation = LambdaSimulation(
-            settings, calibration.lambda_timing(settings.memory_mb), rng, tally
-        )
+    model: LambdaSimulation | EksSimulation
+    if isinstance(settings, LambdaSettings):
+        model = LambdaSimulation(settings, calibration.lambda_timing(memory_mb), rng, tally)
     else:
-        settings = eks_settings(run)
         # the run's own service times, at the CPU they were measured on: no scaling
         timing = calibration.eks_timing(
             calibration.pod_service_cores, parallelism=settings.parallelism
@@ -149,9 +146,7 @@ def _validate(store: MetricStore, run: LocalRun, seed: int, resamples: int) -> R
         run.target,
         run.scenario,
         rows,
-        calibration.describe(
-            run.platform, getattr(settings, "memory_mb", LAMBDA_DEFAULT_MEMORY_MB)
-        ),
+        calibration.describe(run.platform, memory_mb),
         settings_dict(settings),
     )
 
