@@ -28,6 +28,7 @@ import pytest
 from nlp_bench_pipeline.core.deployments import DEFAULT_HANDLER, Deployment, DeploymentSpec
 from nlp_bench_pipeline.core.processes import owned_processes
 from nlp_bench_pipeline.targets.local_lambda import LocalLambdaTarget
+from tests.process_checks import ended
 
 pytestmark = pytest.mark.slow
 ECHO = f"{__name__}.echo_handler"
@@ -67,7 +68,7 @@ def descriptors(pid: int) -> set[str]:
 def gone_or_zombie(pid: int) -> bool:
     """A zombie waits for whoever adopted it to reap it: it no longer runs."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return ended(psutil.Process(pid))
     except psutil.NoSuchProcess:
         return True
 

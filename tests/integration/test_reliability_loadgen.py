@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from nlp_bench_pipeline.loadgen.loopback import arrivals, serve
+from tests.process_checks import all_ended
 
 pytestmark = pytest.mark.slow
 PARENT = """
@@ -27,16 +28,6 @@ runner = subprocess.Popen(sys.argv[1:])
 print(runner.pid, flush=True)
 time.sleep(600)
 """
-
-
-def gone(processes: list[psutil.Process]) -> bool:
-    for proc in processes:
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            continue
-    return True
 
 
 def test_killing_the_runners_parent_stops_every_request(tmp_path: Path) -> None:
@@ -68,7 +59,7 @@ def test_killing_the_runners_parent_stops_every_request(tmp_path: Path) -> None:
         parent.kill()
         parent.wait()
         deadline = time.monotonic() + 10
-        while not gone(tree):
+        while not all_ended(tree):
             assert time.monotonic() < deadline, [p.cmdline() for p in tree if p.is_running()]
             time.sleep(0.1)
         stopped_at = len(arrivals(url)[0])

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from nlp_bench_pipeline.loadgen.loopback import arrivals, serve
+from tests.process_checks import all_ended
 
 pytestmark = pytest.mark.slow
 
@@ -25,16 +26,6 @@ pytestmark = pytest.mark.slow
 def locust_master(runner: psutil.Process) -> psutil.Process:
     (master,) = [p for p in runner.children() if "locust" in p.cmdline()]
     return master
-
-
-def gone(processes: list[psutil.Process]) -> bool:
-    for proc in processes:
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            continue
-    return True
 
 
 def test_killing_locusts_master_stops_its_forked_workers(tmp_path: Path) -> None:
@@ -64,7 +55,7 @@ def test_killing_locusts_master_stops_its_forked_workers(tmp_path: Path) -> None
             assert len(workers) == 2
             master.kill()
             deadline = time.monotonic() + 3  # at once: a graceful stop would take 5 s or more
-            while not gone(workers):
+            while not all_ended(workers):
                 assert time.monotonic() < deadline, "a worker outlived its SIGKILLed master"
                 time.sleep(0.1)
             stopped_at = len(arrivals(url)[0])
