@@ -420,29 +420,36 @@ class StageInterrupts:
         os._exit(128 + signum)
 
     def _waits_for_slot(self, run_id: str) -> bool:
-        return self._slot_wait(run_id) is not None
+        slot = self._slot(run_id)
+        return slot is not None and not slot[0]
 
-    def _slot_wait(self, run_id: str) -> tuple[str, set[str]] | None:
-        """The pool ``run_id`` waits for and the runs holding its slots, or None."""
+    def _slot(self, run_id: str) -> tuple[bool, str, set[str]] | None:
+        """Whether ``run_id`` holds its slots (False: it waits for one), the pool and the runs
+        holding that pool's slots; None while the run has claimed nothing."""
         storage = self.instance.event_log_storage
+        held = None
         for key in storage.get_concurrency_keys():
             info = storage.get_concurrency_info(key)
             if run_id in info.pending_run_ids and run_id not in info.active_run_ids:
-                return key, set(info.active_run_ids)
-        return None
+                return False, key, set(info.active_run_ids)
+            if run_id in info.active_run_ids:
+                held = True, key, set(info.active_run_ids)
+        return held
 
     def _announce_wait(self, run_id: str) -> bool:
-        """Say once that the run waits for a slot (Dagster logs it at DEBUG, below the console)."""
+        """Say once that the run waits for a slot (Dagster logs it at DEBUG, below the console).
+        True when there is nothing more to say: said, or the run holds its slot."""
         try:
-            wait = self._slot_wait(run_id)
+            slot = self._slot(run_id)
         except Exception:  # the storage is busy or gone as the run ends: look again later
             return False
-        if wait is None:
+        if slot is None:
             return False
-        pool, holders = wait
-        print(
-            f"    waiting for a slot of pool {pool}, held by run {', '.join(sorted(holders))} "
-            "(Ctrl-C cancels this run)",
-            flush=True,
-        )
+        holds, pool, holders = slot
+        if not holds:
+            print(
+                f"    waiting for a slot of pool {pool}, held by run "
+                f"{', '.join(sorted(holders))} (Ctrl-C cancels this run)",
+                flush=True,
+            )
         return True
