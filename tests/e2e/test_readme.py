@@ -105,7 +105,7 @@ RUN = {
 LAST = "make clean"  # runs after everything else: it removes the copy's data and links
 PIPELINE_TEST = "tests/integration/test_pipeline.py runs the pipeline"
 SKIPPED = {
-    "make bench": "the whole pipeline (~9 min): this test's store stands in for it; "
+    "make bench": "the whole pipeline (~11 min): this test's store stands in for it; "
     + PIPELINE_TEST,
     "make test": "runs the suite this test is part of",
     "make test-fast": "the unit suite (minutes); CI runs it through make test",
@@ -118,6 +118,9 @@ SKIPPED = {
     "make ui": "the Dagster UI: tests/e2e/test_dagster_ui.py starts `nlp-bench ui`, probes it and "
     "stops it",
     ".venv/bin/dg dev": "the same UI as make ui (tests/e2e/test_dagster_ui.py)",
+    ".venv/bin/nlp-bench peak --target local-k8s --slo-ms 500": "a search of real probes with "
+    "the full-size model (minutes); tests/integration/test_peak_local_k8s.py runs one with the "
+    "tiny model, tests/unit/test_peak_cli.py the command",
     ".venv/bin/nlp-bench bench --profile smoke": "a smoke bench takes minutes (166 s for one "
     f"target and scenario); {PIPELINE_TEST}",
     ".venv/bin/nlp-bench bench --profile full --targets local-k8s --scenarios warm_steady,burst": (
