@@ -384,9 +384,9 @@ class StageInterrupts:
             )
             if self._stop_read in readable:
                 return
-            run_id = self.run_id
-            if not readable and run_id is not None and run_id != announced:
-                if self._announce_wait(run_id):
+            if not readable:  # the poll's timeout: no signal to read (a read would block)
+                run_id = self.run_id
+                if run_id is not None and run_id != announced and self._announce_wait(run_id):
                     announced = run_id
                 continue
             for signum in os.read(self._signal_read, 64):

@@ -330,7 +330,9 @@ def test_a_two_process_locust_run_listens_on_loopback_only_and_keeps_every_row(
         while runner.poll() is None and time.monotonic() < deadline:
             for proc in psutil.Process(runner.pid).children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    environments.setdefault(proc.pid, (" ".join(proc.cmdline()), proc.environ()))
+                    # The latest reading: until its execve a new child is still the forked
+                    # starter, whose environment is its parent's (the canaries included).
+                    environments[proc.pid] = (" ".join(proc.cmdline()), proc.environ())
                 for name, addresses in listening([proc]).items():
                     seen.setdefault(name, set()).update(addresses)
             time.sleep(0.2)

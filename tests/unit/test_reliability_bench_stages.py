@@ -176,3 +176,29 @@ def test_the_economics_run_only_when_the_bench_ran_the_scenario_they_price() -> 
     cold = Cell(target="local-k8s", scenario="cold_start")
     assert bench._economics_stage([cold, steady]) == Stage("economics")
     assert "warm_steady" in (bench._economics_stage([cold]).skip or "")
+
+
+def test_the_signal_watcher_stops_when_bench_ends_after_polling_a_run(monkeypatch) -> None:
+    """Its poll's timeouts read no signal: a watcher that read the empty signal pipe after one
+    blocked there, and bench hung at its end waiting for it."""
+    import threading
+    import time
+
+    monkeypatch.setattr(bench.StageInterrupts, "POLL_S", 0.05)
+    interrupts = bench.StageInterrupts(instance=None)  # type: ignore[arg-type]
+    polled = threading.Event()
+
+    def announce(run_id: str) -> bool:
+        polled.set()
+        return True  # the run holds its slot: nothing more to look at
+
+    monkeypatch.setattr(interrupts, "_announce_wait", announce)
+    interrupts._watcher.start()
+    interrupts.run_id = "run-1"
+    assert polled.wait(5)
+    time.sleep(0.3)  # timeouts after the run was dealt with, then between runs
+    interrupts.run_id = None
+    time.sleep(0.3)
+    os.write(interrupts._stop_write, b"x")
+    interrupts._watcher.join(5)
+    assert not interrupts._watcher.is_alive()
