@@ -48,7 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 THREADS = 2
 ROUNDS = 3
 LOAD_SECONDS = 3.0
-RAW_SECONDS = 1.5
+RAW_SECONDS = 1.0  # per raw series; two bracket each HTTP point
+SATURATION_ROUNDS = 5
 SETTLE_S = 0.5  # after a measurement, before the next: OpenMP threads stop spinning
 SATURATION = [(16, 8), (16, 32), (128, 8)]  # (tokens, max batch size)
 BATCH_WAIT_MS = 5.0
@@ -124,13 +125,14 @@ def _saturation(texts: dict[int, str]) -> dict:
     """HTTP saturation per (tokens, batch) with and without batching, and the raw passes.
 
     The raw passes run in a process of their own (``benchmarks.raw_forward``), started from the
-    servers' environment, and every measurement starts after a pause, so that no process's
-    OpenMP threads still spin from the one before.
+    servers' environment. Each HTTP point is bracketed by two raw ones (the raw rate is their
+    mean), and every ratio is taken within a round and then the median over rounds, so a drift
+    in the machine's speed — minutes-long swings of a fifth on a shared VM — moves numerator and
+    denominator alike. Every measurement starts after a pause, so that no process's OpenMP
+    threads still spin from the one before.
     """
     sizes = sorted({b for _, b in SATURATION} | {1})
-    raw: dict[str, list[float]] = {}
-    http_rate: dict[str, list[float]] = {}
-    mean_batch: dict[str, list[float]] = {}
+    rounds: dict[str, list[dict[str, float]]] = {f"{n}x{b}": [] for n, b in SATURATION}
     with ExitStack() as stack:
         servers = {
             b: stack.enter_context(
@@ -144,41 +146,48 @@ def _saturation(texts: dict[int, str]) -> dict:
             for b in sizes
         }
         forward = stack.enter_context(RawForward({**os.environ, "HF_HUB_OFFLINE": "1", **_env()}))
-        for _ in range(ROUNDS):
+        for _ in range(SATURATION_ROUNDS):
             for n, b in SATURATION:
-                for size in sorted({1, b}):
-                    key = f"{n}x{size}"
-                    time.sleep(SETTLE_S)
-                    raw.setdefault(key, []).append(forward.rate(n, size, RAW_SECONDS))
-                    time.sleep(SETTLE_S)
-                    rate, batch = _http_rate(servers[size], texts[n], 2 * b)
-                    http_rate.setdefault(key, []).append(rate)
-                    mean_batch.setdefault(key, []).append(batch)
+                connections = 2 * b
+                raw_1, http_1, _ = _bracketed(forward, servers[1], texts[n], n, 1, connections)
+                raw_b, http_b, batch = _bracketed(forward, servers[b], texts[n], n, b, connections)
+                rounds[f"{n}x{b}"].append(
+                    {
+                        "raw_texts_per_s": raw_b,
+                        "raw_batch1_texts_per_s": raw_1,
+                        "http_requests_per_s": http_b,
+                        "http_unbatched_requests_per_s": http_1,
+                        "served_mean_batch": batch,
+                        "saturation_ratio": http_b / raw_b,
+                        "raw_gain": raw_b / raw_1,
+                        "http_gain": http_b / http_1,
+                        "gain_ratio": (http_b / http_1) / (raw_b / raw_1),
+                    }
+                )
     out = {}
     for n, b in SATURATION:
-        batched, single = f"{n}x{b}", f"{n}x1"
-        raw_b, raw_1 = statistics.median(raw[batched]), statistics.median(raw[single])
-        http_b, http_1 = statistics.median(http_rate[batched]), statistics.median(http_rate[single])
-        out[batched] = {
+        measured = rounds[f"{n}x{b}"]
+        medians = {k: round(statistics.median(r[k] for r in measured), 3) for k in measured[0]}
+        out[f"{n}x{b}"] = {
             "tokens": n,
             "max_batch": b,
-            "raw_texts_per_s": round(raw_b, 2),
-            "raw_batch1_texts_per_s": round(raw_1, 2),
-            "http_requests_per_s": round(http_b, 2),
-            "http_unbatched_requests_per_s": round(http_1, 2),
-            "served_mean_batch": round(statistics.median(mean_batch[batched]), 2),
-            "saturation_ratio": round(http_b / raw_b, 3),
-            "raw_gain": round(raw_b / raw_1, 3),
-            "http_gain": round(http_b / http_1, 3),
-            "gain_ratio": round((http_b / http_1) / (raw_b / raw_1), 3),
-            "rounds": {
-                "raw_texts_per_s": [round(v, 2) for v in raw[batched]],
-                "raw_batch1_texts_per_s": [round(v, 2) for v in raw[single]],
-                "http_requests_per_s": [round(v, 2) for v in http_rate[batched]],
-                "http_unbatched_requests_per_s": [round(v, 2) for v in http_rate[single]],
-            },
+            **medians,
+            "rounds": [{k: round(v, 3) for k, v in r.items()} for r in measured],
         }
     return out
+
+
+def _bracketed(
+    forward: RawForward, url: str, text: str, tokens: int, size: int, connections: int
+) -> tuple[float, float, float]:
+    """Raw rate (mean of one pass series before and one after), HTTP rate, served mean batch."""
+    time.sleep(SETTLE_S)
+    before = forward.rate(tokens, size, RAW_SECONDS)
+    time.sleep(SETTLE_S)
+    rate, batch = _http_rate(url, text, connections)
+    time.sleep(SETTLE_S)
+    after = forward.rate(tokens, size, RAW_SECONDS)
+    return (before + after) / 2, rate, batch
 
 
 def _http_rate(url: str, text: str, connections: int) -> tuple[float, float]:
@@ -546,8 +555,9 @@ def _lines(
     yield (
         f"**(a, b) Saturation and dynamic batching** (max wait {BATCH_WAIT_MS:g} ms; "
         "connections = 2 × max batch; throughput is requests over the time to the last answer; "
-        "the raw passes run in a fresh process loaded from the servers' settings; medians of "
-        f"{ROUNDS} rounds, every round in the raw figures):"
+        "the raw passes run in a fresh process loaded from the servers' settings, one series "
+        "before and one after each HTTP point; each ratio taken within a round, medians of "
+        f"{SATURATION_ROUNDS} rounds, every round in the raw figures):"
     )
     yield ""
     yield table(
