@@ -557,7 +557,8 @@ def _lines(
         "connections = 2 × max batch; throughput is requests over the time to the last answer; "
         "the raw passes run in a fresh process loaded from the servers' settings, one series "
         "before and one after each HTTP point; each ratio taken within a round, medians of "
-        f"{SATURATION_ROUNDS} rounds, every round in the raw figures):"
+        f"{SATURATION_ROUNDS} rounds, each column the median of its own figure, every round in "
+        "the raw figures):"
     )
     yield ""
     yield table(
