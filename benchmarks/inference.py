@@ -133,6 +133,7 @@ def _saturation(texts: dict[int, str]) -> dict:
     """
     sizes = sorted({b for _, b in SATURATION} | {1})
     rounds: dict[str, list[dict[str, float]]] = {f"{n}x{b}": [] for n, b in SATURATION}
+    raw_series: dict[str, list[dict[str, list[float]]]] = {f"{n}x{b}": [] for n, b in SATURATION}
     with ExitStack() as stack:
         servers = {
             b: stack.enter_context(
@@ -149,19 +150,13 @@ def _saturation(texts: dict[int, str]) -> dict:
         for _ in range(SATURATION_ROUNDS):
             for n, b in SATURATION:
                 connections = 2 * b
-                raw_1, http_1, _ = _bracketed(forward, servers[1], texts[n], n, 1, connections)
-                raw_b, http_b, batch = _bracketed(forward, servers[b], texts[n], n, b, connections)
-                rounds[f"{n}x{b}"].append(
+                single = _bracketed(forward, servers[1], texts[n], n, 1, connections)
+                batched = _bracketed(forward, servers[b], texts[n], n, b, connections)
+                rounds[f"{n}x{b}"].append(_round_figures(single, batched))
+                raw_series[f"{n}x{b}"].append(
                     {
-                        "raw_texts_per_s": raw_b,
-                        "raw_batch1_texts_per_s": raw_1,
-                        "http_requests_per_s": http_b,
-                        "http_unbatched_requests_per_s": http_1,
-                        "served_mean_batch": batch,
-                        "saturation_ratio": http_b / raw_b,
-                        "raw_gain": raw_b / raw_1,
-                        "http_gain": http_b / http_1,
-                        "gain_ratio": (http_b / http_1) / (raw_b / raw_1),
+                        "batch_1": [round(single[k], 2) for k in ("raw_before", "raw_after")],
+                        f"batch_{b}": [round(batched[k], 2) for k in ("raw_before", "raw_after")],
                     }
                 )
     out = {}
@@ -173,21 +168,45 @@ def _saturation(texts: dict[int, str]) -> dict:
             "max_batch": b,
             **medians,
             "rounds": [{k: round(v, 3) for k, v in r.items()} for r in measured],
+            "raw_series": raw_series[f"{n}x{b}"],
         }
     return out
 
 
+def _round_figures(single: dict[str, float], batched: dict[str, float]) -> dict[str, float]:
+    """One round's rates and the ratios the targets read, all from that round's measurements."""
+    raw_1, http_1, raw_b, http_b = single["raw"], single["http"], batched["raw"], batched["http"]
+    return {
+        "raw_texts_per_s": raw_b,
+        "raw_batch1_texts_per_s": raw_1,
+        "http_requests_per_s": http_b,
+        "http_unbatched_requests_per_s": http_1,
+        "served_mean_batch": batched["mean_batch"],
+        "saturation_ratio": http_b / raw_b,
+        "raw_gain": raw_b / raw_1,
+        "http_gain": http_b / http_1,
+        "gain_ratio": (http_b / http_1) / (raw_b / raw_1),
+    }
+
+
 def _bracketed(
     forward: RawForward, url: str, text: str, tokens: int, size: int, connections: int
-) -> tuple[float, float, float]:
-    """Raw rate (mean of one pass series before and one after), HTTP rate, served mean batch."""
+) -> dict[str, float]:
+    """One HTTP point between two raw series: the raw rate is their mean (both kept, so a round
+    the machine's speed moved within shows as series that disagree)."""
     time.sleep(SETTLE_S)
     before = forward.rate(tokens, size, RAW_SECONDS)
     time.sleep(SETTLE_S)
     rate, batch = _http_rate(url, text, connections)
     time.sleep(SETTLE_S)
     after = forward.rate(tokens, size, RAW_SECONDS)
-    return (before + after) / 2, rate, batch
+    return {
+        "raw": (before + after) / 2,
+        "raw_before": before,
+        "raw_after": after,
+        "http": rate,
+        "mean_batch": batch,
+    }
 
 
 def _http_rate(url: str, text: str, connections: int) -> tuple[float, float]:
@@ -548,7 +567,8 @@ def _lines(
     present = ", ".join(f for f, on in flags.items() if on is True) or "none"
     yield (
         f"Synthetic full-size DistilBERT, {THREADS} threads per process, {ROUNDS} alternating "
-        f"rounds; HTTP load closed loop from its own process ({LOAD_SECONDS:g} s per point). "
+        f"rounds ({SATURATION_ROUNDS} for saturation); HTTP load closed loop from its own "
+        f"process ({LOAD_SECONDS:g} s per point). "
         f"CPU extensions present: {present}."
     )
     yield ""

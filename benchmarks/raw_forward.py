@@ -5,7 +5,8 @@ loaded from the same environment (``ServiceSettings()`` reads ``NLP_BENCH_*`` as
 does) in a fresh interpreter, so neither the benchmark process's history (other sections' models
 and runtimes loaded before it) nor its own threads bend the baseline. Measured in the benchmark
 process instead, the raw pass came out slower than the same pass behind HTTP (128 tokens × 8:
-HTTP at 1.13× "raw").
+HTTP at 1.13× "raw", together with a throughput count that credited answers after the window
+to it; see docs/adr/0042).
 
 ``python -m benchmarks.raw_forward`` prints ``ready``, then answers each stdin line
 ``TOKENS BATCH SECONDS`` with the texts per second of back-to-back passes on that batch.
@@ -15,36 +16,55 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 class RawForward:
-    """The child process, asked for one rate at a time."""
+    """The child process, asked for one rate at a time; its stderr goes to a log of its own."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by close()
         self._child = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.raw_forward"],
             env=env,
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=self._log,
             text=True,
         )
-        if self._read() != "ready":
-            raise RuntimeError("raw forward process did not start")
+        try:
+            if self._read() != "ready":
+                raise RuntimeError(f"raw forward process did not start:\n{self._log_tail()}")
+        except BaseException:
+            self.close()
+            raise
 
     def rate(self, tokens: int, batch: int, seconds: float) -> float:
         """Texts per second of back-to-back forward passes of ``batch`` texts of ``tokens``."""
-        self._child.stdin.write(f"{tokens} {batch} {seconds}\n")
-        self._child.stdin.flush()
+        try:
+            self._child.stdin.write(f"{tokens} {batch} {seconds}\n")
+            self._child.stdin.flush()
+        except BrokenPipeError:
+            self._read()  # raises, with the child's exit and its log
         return float(self._read())
 
     def close(self) -> None:
-        self._child.stdin.close()
-        self._child.wait(timeout=30)
+        """Ask the child to stop (end of its input), and make sure it has."""
+        with suppress(OSError):
+            self._child.stdin.close()
+        try:
+            self._child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+            self._child.wait()
+        self._child.stdout.close()
+        self._log.close()
 
     def __enter__(self) -> RawForward:
         return self
@@ -55,8 +75,16 @@ class RawForward:
     def _read(self) -> str:
         line = self._child.stdout.readline().strip()
         if not line:
-            raise RuntimeError(f"raw forward process ended (exit {self._child.poll()})")
+            with suppress(subprocess.TimeoutExpired):
+                self._child.wait(timeout=5)
+            raise RuntimeError(
+                f"raw forward process ended (exit {self._child.returncode}):\n{self._log_tail()}"
+            )
         return line
+
+    def _log_tail(self, lines: int = 20) -> str:
+        self._log.seek(0)
+        return "".join(self._log.readlines()[-lines:])
 
 
 def _rate(model, batch, seconds: float) -> float:
