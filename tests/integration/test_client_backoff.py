@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -26,6 +25,7 @@ from nlp_bench_pipeline.client import (
     send,
     send_async,
 )
+from tests.fixtures.threaded_http import serving_in_thread
 
 OK = (200, {}, b'{"label": "POSITIVE"}')
 GATEWAY_TIMEOUT = (503, {}, b'{"message":"Service Unavailable"}')
@@ -75,12 +75,8 @@ def server() -> Iterator[tuple[ScriptedServer, str]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield scripted, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving_in_thread(Handler) as url:
+        yield scripted, url
 
 
 class VirtualTime:

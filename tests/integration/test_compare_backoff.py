@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from inference_service.contract import COLD_START_HEADER, ENVIRONMENT_HEADER
 from nlp_bench_pipeline.bench.comparison import LiveComparison, compare
 from nlp_bench_pipeline.client import REASON_HEADER, RetryPolicy
 from nlp_bench_pipeline.defs.report.live import comparison_metadata
+from tests.fixtures.threaded_http import serving_in_thread
 
 FAST = RetryPolicy(max_attempts=8, base_s=0.01, cap_s=0.02, budget_s=20.0)
 PREDICTION = {
@@ -55,14 +55,8 @@ def scripted(
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(Handler) as url:
+        yield url
 
 
 def test_a_target_that_fails_twice_answers_on_the_third_attempt() -> None:

@@ -8,16 +8,16 @@ import contextlib
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from nlp_bench_pipeline.loadgen.loopback import serve
 from nlp_bench_pipeline.loadgen.runner import EXIT_RUN_FAILED, EXIT_THRESHOLD, PROG
+from tests.fixtures.threaded_http import serving_in_thread
 
 pytestmark = pytest.mark.slow
 SMOKE = ("--scenario=warm_steady", "--profile=smoke", "--set=warmup=[{duration_s: 0.5, rate: 4}]")
@@ -48,14 +48,8 @@ class AlwaysUnavailable(BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def failing_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), AlwaysUnavailable)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(AlwaysUnavailable) as url:
+        yield url
 
 
 def test_nothing_listening_exits_1_at_once_with_one_line(tmp_path: Path):

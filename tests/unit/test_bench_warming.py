@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import numpy as np
@@ -29,6 +29,7 @@ from nlp_bench_pipeline.loadgen.scenarios import load_scenario
 from nlp_bench_pipeline.loadgen.schedule import ArrivalSchedule
 from nlp_bench_pipeline.targets.base import DeployedContext
 from tests.fixtures.predict_stub import BODY, predict_stub
+from tests.fixtures.threaded_http import serving_in_thread
 
 API_GATEWAY_500 = b'{"message": "Internal server error"}'
 Reply = tuple[int, str | None]  # status, reason header (200: a prediction from a new environment)
@@ -132,14 +133,8 @@ def scripted_lambda(script: list[Reply], then: Reply) -> Iterator[tuple[str, lis
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", arrivals
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_in_thread(Handler) as url:
+        yield url, arrivals
 
 
 def warm_three(url: str, timeout_s: float = 60) -> dict[str, object]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import uvloop
 
 from benchmarks.closed_loop import load
+from tests.fixtures.threaded_http import serving_in_thread
 
 ANSWER_S = 0.3
 WINDOW_S = 0.1
@@ -37,28 +36,16 @@ class _SlowHandler(_Handler):
     answer_s = ANSWER_S
 
 
-@contextmanager
-def _serving(handler: type[_Handler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/predict"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def slow_server() -> Iterator[str]:
-    with _serving(_SlowHandler) as url:
-        yield url
+    with serving_in_thread(_SlowHandler) as url:
+        yield f"{url}/predict"
 
 
 @pytest.fixture
 def fast_server() -> Iterator[str]:
-    with _serving(_Handler) as url:
-        yield url
+    with serving_in_thread(_Handler) as url:
+        yield f"{url}/predict"
 
 
 def test_answers_after_the_window_stretch_the_seconds_they_are_counted_over(slow_server: str):
