@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from nlp_bench_pipeline.bench.host_load import HostLoadMeter
 from nlp_bench_pipeline.bench.plan import BenchmarkPlan, Cell
 from nlp_bench_pipeline.bench.warming import (
     first_success_record,
@@ -148,7 +149,8 @@ def _run_repetition(
                 progress(f"warming {deployment.endpoint} ({plan.scenario.warm_capacity})")
                 warming = warm(target, deployment, first, to_warm)
             progress(f"load test (warm-up phase first) against {deployment.endpoint}")
-            summary = launch(plan.aimed_at(deployment))
+            with HostLoadMeter() as meter:
+                summary = launch(plan.aimed_at(deployment))
     except Exception as exc:
         host = {"deployment": deployment.details if deployment else None, "warming": warming}
         _store_failed_run(plan, target, store, measured, error=exc, host=host)
@@ -161,7 +163,11 @@ def _run_repetition(
     record = RunRecord.from_summary(
         summary,
         target=plan.target,
-        host={"deployment": deployment.details, "warming": warming},
+        host={
+            "deployment": deployment.details,
+            "warming": warming,
+            "host_load": meter.result.as_dict() if meter.result else None,
+        },
         provenance=plan.provenance,
         **measured,
     )

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from nlp_bench_pipeline.bench.host_load import FOREIGN_LOAD_BOUND, describe
 from nlp_bench_pipeline.store.database import MetricStore
 
 
@@ -141,5 +142,39 @@ def p99_within_slo(store: MetricStore, run_ids: list[str], bound_ms: float) -> C
     return CheckOutcome(
         worst_ms <= bound_ms,
         f"p99 (corrected, every request) {worst_ms:.1f} ms {verdict} the {bound_ms:.0f} ms SLO",
+        metadata,
+    )
+
+
+def host_quiet(
+    store: MetricStore, run_ids: list[str], bound: float = FOREIGN_LOAD_BOUND
+) -> CheckOutcome:
+    """On a local target, processes outside the run took at most ``bound`` of the host's CPU.
+
+    A local platform is measured on the host's cores: another process using them (a second
+    benchmark, a test suite) bends the figures the way the host-limited rule cannot see. A run
+    over the bound keeps its rows — they happened — but is marked, so that nobody reads the
+    laptop's load as the platform's (``bench.host_load`` says how it is measured). A run
+    against a cloud target, or one measured before the meter existed, is not judged.
+    """
+    hosts = store.run_hosts(run_ids)
+    if not hosts:
+        return CheckOutcome(False, "no run of this cell is in the metric store")
+    judged, busy = [], []
+    for run_id, (target, host) in hosts.items():
+        load = host.get("host_load")
+        if not target.startswith("local-") or not load:
+            continue
+        judged.append(load["foreign_share"])
+        if load["foreign_share"] > bound:
+            busy.append(f"{run_id}: {describe(load)}")
+    if not judged:
+        return CheckOutcome(True, "not judged: the platform is not on this host, or no meter ran")
+    metadata = {"worst_foreign_share": max(judged), "bound": bound}
+    if busy:
+        return CheckOutcome(False, "; ".join(busy) + f" — over the {bound:.0%} bound", metadata)
+    return CheckOutcome(
+        True,
+        f"other processes took at most {max(judged):.1%} of the host's CPU (bound {bound:.0%})",
         metadata,
     )

@@ -11,6 +11,7 @@ first brings the schema up to date (``migrations.py``), so any file — fresh or
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -177,6 +178,20 @@ class MetricStore:
         ).to_pylist()
         by_id = {row["run_id"]: row for row in rows}
         return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+
+    def run_hosts(self, run_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Per run: its target and ``benchmark_runs.host`` (the deployment, warming, host load)."""
+        rows = self.query(
+            "SELECT run_id, target, host FROM benchmark_runs WHERE list_contains(?, run_id)",
+            [list(run_ids)],
+        ).to_pylist()
+        return {
+            row["run_id"]: (
+                row["target"],
+                json.loads(row["host"]) if isinstance(row["host"], str) else row["host"] or {},
+            )
+            for row in rows
+        }
 
     def errors_by_class(self, run_id: str) -> list[dict[str, Any]]:
         """``run_errors`` rows of one run, most frequent first."""

@@ -13,7 +13,12 @@ import pytest
 from nlp_bench_pipeline.artifacts.image import docker_engine
 from nlp_bench_pipeline.core.processes import OWNER_ENV
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
-from nlp_bench_pipeline.defs.bench.checks import error_rate_bound, p99_slo, rows_equal_scheduled
+from nlp_bench_pipeline.defs.bench.checks import (
+    error_rate_bound,
+    p99_slo,
+    quiet_host,
+    rows_equal_scheduled,
+)
 from nlp_bench_pipeline.defs.bench.in_region import InRegionLoadResource
 from nlp_bench_pipeline.defs.build.assets import model_artifact, service_image
 from nlp_bench_pipeline.defs.deploy.assets import deployment
@@ -39,6 +44,7 @@ ALL = [
     rows_equal_scheduled,
     error_rate_bound,
     p99_slo,
+    quiet_host,
 ]
 # Mechanics under test, not the 10 s init rule (tested with the platform): a busy 2-core CI box
 # must not turn a tiny-model init into an init-timeout retry.
@@ -105,7 +111,7 @@ def pipeline(workspace):
     for target in ("local-lambda", "local-k8s"):
         results[f"cell:{target}"] = materialize(
             workspace,
-            [load_test_run, rows_equal_scheduled, error_rate_bound, p99_slo],
+            [load_test_run, rows_equal_scheduled, error_rate_bound, p99_slo, quiet_host],
             dg.MultiPartitionKey({"target": target, "scenario": "burst"}),
         )
     results["summaries"] = materialize(workspace, [run_summary, platform_metrics])
@@ -266,6 +272,22 @@ def test_checks_pass_on_good_cells_and_the_slo_check_agrees_with_the_run(
                        "WHERE target = ? AND scenario = 'burst'", [target])  # fmt: skip
         assert verdicts["p99_slo"] is run["met"]
         assert verdicts["error_rate_bound"] is (run["failed"] <= MAX_ERROR_RATE)
+
+
+def test_each_run_records_the_host_load_it_ran_under_and_is_judged_by_it(
+    pipeline, workspace
+) -> None:
+    for target in ("local-lambda", "local-k8s"):
+        evaluations = pipeline[f"cell:{target}"].get_asset_check_evaluations()
+        assert "quiet_host" in {e.check_name for e in evaluations}
+        (run,) = query(workspace, "SELECT host->'host_load' AS load FROM benchmark_runs "
+                       "WHERE target = ? AND scenario = 'burst' ORDER BY started_at DESC "
+                       "LIMIT 1", [target])  # fmt: skip
+        load = json.loads(run["load"])
+        assert load["seconds"] > 1
+        assert load["own_cpu_s"] > 0  # the platform and Locust are the run's own processes
+        assert load["host_busy_cpu_s"] >= load["own_cpu_s"] * 0.9  # ticks round both
+        assert 0 <= load["foreign_share"] <= 1
 
 
 def test_summaries_cover_both_targets(pipeline) -> None:

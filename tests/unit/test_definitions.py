@@ -60,6 +60,7 @@ def test_checks_guard_each_cell_and_only_row_counts_block(repository) -> None:
         "rows_equal_scheduled",
         "error_rate_bound",
         "p99_slo",
+        "quiet_host",
         "prices_read_within_a_year",
         "analysis_numbers_grounded",
     }
@@ -71,6 +72,7 @@ def test_checks_guard_each_cell_and_only_row_counts_block(repository) -> None:
     assert specs["rows_equal_scheduled"].blocking is True
     assert specs["error_rate_bound"].blocking is False
     assert specs["p99_slo"].blocking is False
+    assert specs["quiet_host"].blocking is False
 
 
 def test_jobs_schedule_and_sensor_are_registered(repository) -> None:

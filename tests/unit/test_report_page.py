@@ -98,6 +98,15 @@ def test_provenance_and_host_notes_are_in_the_report(report) -> None:
     assert "host-limited share of requests" in html
 
 
+def test_a_run_on_a_busy_host_is_marked_where_its_host_notes_are(report) -> None:
+    _, html = report
+    host = html[html.index('id="host"') :]
+    assert "host load: 2% of the host&#x27;s CPU went to other processes" in host
+    assert "30% of the host&#x27;s CPU went to other processes" in host
+    assert "busiest: pytest 7.0 s" in host
+    assert host.count("over the 10% bound (quiet_host)") == 2  # the two local-k8s runs
+
+
 def test_the_dated_copy_is_named_for_the_newest_run_and_equals_the_index(report) -> None:
     folder, html = report
     (dated,) = (folder / "history").iterdir()

@@ -144,10 +144,21 @@ def host(target: str, config_note: str) -> dict[str, Any]:
         }
     else:
         deployment |= {"host_limited": ["every pod runs on this host's 2 cores"]}
+    busy = target == "local-k8s"  # a test suite ran beside the k8s cells
     return {
         "deployment": deployment,
         "warming": {"first_latency_ms": 35.0},
         "generator": {"cpus": 2},
+        "host_load": {
+            "seconds": 12.0,
+            "cpus": 2,
+            "host_busy_cpu_s": 20.0,
+            "own_cpu_s": 12.8 if busy else 19.5,
+            "foreign_cpu_s": 7.2 if busy else 0.5,
+            "steal_cpu_s": 0.0,
+            "foreign_share": 0.3 if busy else 0.0208,
+            "top_foreign": [{"pid": 7, "name": "pytest", "cpu_s": 7.0}] if busy else [],
+        },
     }
 
 

@@ -1,7 +1,8 @@
 """Checks on each ``load_test_run`` partition, read back from DuckDB.
 
 Row counts are blocking: rows that do not match the schedule must not reach the summaries. Error
-rate and the p99 SLO are results, not data faults: they fail loudly but do not block.
+rate and the p99 SLO are results, not data faults: they fail loudly but do not block; nor does a
+host that other processes kept busy (``quiet_host``), which marks the run without hiding it.
 """
 
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import dagster as dg
 from nlp_bench_pipeline.bench.checks import (
     CheckOutcome,
     error_rate_within,
+    host_quiet,
     p99_within_slo,
     rows_match_schedule,
 )
@@ -93,3 +95,15 @@ def p99_slo(
     context: dg.AssetCheckExecutionContext, duckdb: MetricStoreResource, bench: BenchmarkConfig
 ) -> dg.AssetCheckResult:
     return _judge(context, duckdb, p99_within_slo, bench.plan().slo_for)
+
+
+@dg.asset_check(
+    asset=load_test_run,
+    partitions_def=cell_partitions,
+    description="On a local target, processes outside the run took at most 10 % of the host's "
+    "CPU while it ran (foreign load bends a local platform's figures; docs/adr/0037).",
+)
+def quiet_host(
+    context: dg.AssetCheckExecutionContext, duckdb: MetricStoreResource
+) -> dg.AssetCheckResult:
+    return _judge(context, duckdb, host_quiet)
