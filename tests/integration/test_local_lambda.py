@@ -354,7 +354,16 @@ def test_every_environment_is_sampled(platform: Platform) -> None:
     assert sample.rss_mb > 0
 
 
-def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
+def _sigint_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    "inherited",
+    [None, _sigint_ignored],
+    ids=["from a terminal", "from a script's background job (SIGINT inherited ignored)"],
+)
+def test_command_line_serves_until_interrupted(tmp_path: Path, inherited) -> None:
     port = free_port()
     command = [
         *python_command("-m", "nlp_bench_pipeline.targets.local_lambda"),
@@ -367,6 +376,7 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=inherited,
     )
     try:
         assert process.stdout is not None

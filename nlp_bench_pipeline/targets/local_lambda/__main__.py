@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = build_spec(parser, args)
     if port_taken(args.port):
         parser.error(port_taken_line(args.port, "the API gateway"))
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Both, explicitly: started from a script's background job, a process inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt for it (local-k8s does the same).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     console = PlatformConsole(lambda_lines, quiet=args.quiet)
     target = LocalLambdaTarget(
         work_dir=PipelineSettings().work_dir / "local-lambda", port=args.port
