@@ -9,8 +9,9 @@ figures then describe the laptop, not the platform. This meter says how much tha
 The rule: the host's busy CPU time over the run (``/proc/stat`` through psutil: everything but
 idle and I/O wait), less the CPU time of this process and all its descendants (the local
 platform's environments or pods, Locust, this harness), is *foreign*. A descendant that exited
-during the run is counted through its parent's reaped-children times. The hypervisor's steal
-time is foreign too (another guest had the core) and is reported apart. ``foreign_share`` is
+during the run is counted through its parent's reaped-children times; foreign is never less than
+what the other processes alive throughout the run used. The hypervisor's steal time is foreign
+too (another guest had the core) and is reported apart. ``foreign_share`` is
 foreign plus steal CPU over the host's capacity in the run (seconds × CPUs).
 """
 
@@ -102,7 +103,6 @@ def _difference(start: _Snapshot, end: _Snapshot) -> HostLoad:
     cpus = psutil.cpu_count() or 1
     busy = max(end.busy_s - start.busy_s, 0.0)
     own = max(end.own_s - start.own_s, 0.0)
-    foreign = max(busy - own, 0.0)
     steal = max(end.steal_s - start.steal_s, 0.0)
     grew = [
         {"pid": key[0], "name": name, "cpu_s": round(cpu - start.others[key][1], 3)}
@@ -110,6 +110,9 @@ def _difference(start: _Snapshot, end: _Snapshot) -> HostLoad:
         if key in start.others and cpu - start.others[key][1] > 0
     ]
     grew.sort(key=lambda p: p["cpu_s"], reverse=True)  # type: ignore[arg-type, return-value]
+    # Never less than what the other processes alive throughout were seen to use: a process's
+    # own times include time the hypervisor stole, so busy - own can come out below it.
+    foreign = max(busy - own, sum(p["cpu_s"] for p in grew))  # type: ignore[misc]
     return HostLoad(
         seconds=round(seconds, 3),
         cpus=cpus,
