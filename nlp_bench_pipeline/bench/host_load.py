@@ -59,8 +59,9 @@ class _Snapshot:
 class HostLoadMeter:
     """``with HostLoadMeter() as meter: ...`` then ``meter.result``."""
 
-    def __init__(self, root_pid: int | None = None) -> None:
+    def __init__(self, root_pid: int | None = None, top: int = TOP_FOREIGN) -> None:
         self.root_pid = root_pid or os.getpid()
+        self.top = top
         self.result: HostLoad | None = None
         self._start: _Snapshot | None = None
 
@@ -70,7 +71,7 @@ class HostLoadMeter:
 
     def __exit__(self, *_: object) -> None:
         assert self._start is not None
-        self.result = _difference(self._start, _snapshot(self.root_pid))
+        self.result = _difference(self._start, _snapshot(self.root_pid), self.top)
 
 
 def _snapshot(root_pid: int) -> _Snapshot:
@@ -98,7 +99,7 @@ def _descendants(pid: int) -> Iterator[psutil.Process]:
         yield from psutil.Process(pid).children(recursive=True)
 
 
-def _difference(start: _Snapshot, end: _Snapshot) -> HostLoad:
+def _difference(start: _Snapshot, end: _Snapshot, top: int) -> HostLoad:
     seconds = max(end.at - start.at, 1e-9)
     cpus = psutil.cpu_count() or 1
     busy = max(end.busy_s - start.busy_s, 0.0)
@@ -120,8 +121,8 @@ def _difference(start: _Snapshot, end: _Snapshot) -> HostLoad:
         own_cpu_s=round(own, 3),
         foreign_cpu_s=round(foreign, 3),
         steal_cpu_s=round(steal, 3),
-        foreign_share=round((foreign + steal) / (seconds * cpus), 4),
-        top_foreign=grew[:TOP_FOREIGN],
+        foreign_share=round(min((foreign + steal) / (seconds * cpus), 1.0), 4),  # ticks round
+        top_foreign=grew[:top],
     )
 
 
