@@ -132,8 +132,9 @@ def _saturation(texts: dict[int, str]) -> dict:
     threads still spin from the one before.
     """
     sizes = sorted({b for _, b in SATURATION} | {1})
-    rounds: dict[str, list[dict[str, float]]] = {f"{n}x{b}": [] for n, b in SATURATION}
-    raw_series: dict[str, list[dict[str, list[float]]]] = {f"{n}x{b}": [] for n, b in SATURATION}
+    points: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
+        f"{n}x{b}": [] for n, b in SATURATION
+    }  # per pair, each round's (unbatched, batched) bracketed points
     with ExitStack() as stack:
         servers = {
             b: stack.enter_context(
@@ -152,25 +153,28 @@ def _saturation(texts: dict[int, str]) -> dict:
                 connections = 2 * b
                 single = _bracketed(forward, servers[1], texts[n], n, 1, connections)
                 batched = _bracketed(forward, servers[b], texts[n], n, b, connections)
-                rounds[f"{n}x{b}"].append(_round_figures(single, batched))
-                raw_series[f"{n}x{b}"].append(
-                    {
-                        "batch_1": [round(single[k], 2) for k in ("raw_before", "raw_after")],
-                        f"batch_{b}": [round(batched[k], 2) for k in ("raw_before", "raw_after")],
-                    }
-                )
+                points[f"{n}x{b}"].append((single, batched))
     out = {}
     for n, b in SATURATION:
-        measured = rounds[f"{n}x{b}"]
+        pairs = points[f"{n}x{b}"]
+        measured = [_round_figures(single, batched) for single, batched in pairs]
         medians = {k: round(statistics.median(r[k] for r in measured), 3) for k in measured[0]}
         out[f"{n}x{b}"] = {
             "tokens": n,
             "max_batch": b,
             **medians,
             "rounds": [{k: round(v, 3) for k, v in r.items()} for r in measured],
-            "raw_series": raw_series[f"{n}x{b}"],
+            "raw_series": [
+                {"batch_1": _raw_series(single), f"batch_{b}": _raw_series(batched)}
+                for single, batched in pairs
+            ],
         }
     return out
+
+
+def _raw_series(point: dict[str, float]) -> list[float]:
+    """The two raw series that bracketed one HTTP point, before and after."""
+    return [round(point["raw_before"], 2), round(point["raw_after"], 2)]
 
 
 def _round_figures(single: dict[str, float], batched: dict[str, float]) -> dict[str, float]:

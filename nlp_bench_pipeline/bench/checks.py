@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlp_bench_pipeline.bench.host_load import FOREIGN_LOAD_BOUND, describe
+from nlp_bench_pipeline.bench.host_load import FOREIGN_LOAD_BOUND, busy, describe
 from nlp_bench_pipeline.store.database import MetricStore
 
 
@@ -160,19 +160,19 @@ def host_quiet(
     hosts = store.run_hosts(run_ids)
     if not hosts:
         return CheckOutcome(False, "no run of this cell is in the metric store")
-    judged, busy = [], []
+    judged, over = [], []
     for run_id, (target, host) in hosts.items():
         load = host.get("host_load")
         if not target.startswith("local-") or not load:
             continue
         judged.append(load["foreign_share"])
-        if load["foreign_share"] > bound:
-            busy.append(f"{run_id}: {describe(load)}")
+        if busy(load, bound):
+            over.append(f"{run_id}: {describe(load)}")
     if not judged:
         return CheckOutcome(True, "not judged: the platform is not on this host, or no meter ran")
     metadata = {"worst_foreign_share": max(judged), "bound": bound}
-    if busy:
-        return CheckOutcome(False, "; ".join(busy) + f" — over the {bound:.0%} bound", metadata)
+    if over:
+        return CheckOutcome(False, "; ".join(over) + f" — over the {bound:.0%} bound", metadata)
     return CheckOutcome(
         True,
         f"other processes took at most {max(judged):.1%} of the host's CPU (bound {bound:.0%})",

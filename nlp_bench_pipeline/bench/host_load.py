@@ -126,6 +126,11 @@ def _difference(start: _Snapshot, end: _Snapshot, top: int) -> HostLoad:
     )
 
 
+def busy(load: Mapping[str, Any], bound: float = FOREIGN_LOAD_BOUND) -> bool:
+    """Whether other processes took more than ``bound`` of the host's CPU (quiet_host's rule)."""
+    return load["foreign_share"] > bound
+
+
 def describe(load: Mapping[str, Any]) -> str:
     """One line for a person: how much went to other processes, and which were busiest."""
     top = ", ".join(f"{p['name']} {p['cpu_s']:.1f} s" for p in load.get("top_foreign", []))

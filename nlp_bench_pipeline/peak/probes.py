@@ -10,7 +10,6 @@ judged at the search's bound by the store (``store.peak.probe_rows``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from nlp_bench_pipeline.core.runs import Provenance
 from nlp_bench_pipeline.loadgen.repetition import RepetitionPlan
 from nlp_bench_pipeline.peak.plan import PeakPlan, Policy
 from nlp_bench_pipeline.peak.search import ProbeFailed, ProbeOutcome, Step
-from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.store.database import MetricStore, json_object
 from nlp_bench_pipeline.store.peak import probe_rows
 from nlp_bench_pipeline.targets.base import Target
 
@@ -116,13 +115,9 @@ def outcome_of(
             ],
         )
     figures = {name: row.get(name) for name in FIGURES}
-    figures["warming"] = _host(row).get("warming")
-    figures["deployment"] = _host(row).get("deployment")
+    host = json_object(row.get("host"))
+    figures["warming"] = host.get("warming")
+    figures["deployment"] = host.get("deployment")
     return ProbeOutcome(
         rate_rps=rate_rps, verdict=verdict, step=step, run_id=row["run_id"], figures=figures
     )
-
-
-def _host(row: Mapping[str, Any]) -> dict[str, Any]:
-    host = row.get("host")
-    return json.loads(host) if isinstance(host, str) else dict(host or {})

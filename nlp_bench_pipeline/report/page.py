@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from nlp_bench_pipeline.bench.host_load import FOREIGN_LOAD_BOUND, describe
+from nlp_bench_pipeline.bench.host_load import FOREIGN_LOAD_BOUND, busy, describe
 from nlp_bench_pipeline.report.chart import Chart
 from nlp_bench_pipeline.report.peak import PeakFigure, headlines
 from nlp_bench_pipeline.report.render import (
@@ -466,14 +466,13 @@ def _host_section(runs: Sequence[Mapping[str, Any]]) -> str:
             lines += [str(note) for note in notes]
         load = host.get("host_load")
         if load:
-            over = load["foreign_share"] > FOREIGN_LOAD_BOUND
             lines.append(
                 "host load: "
                 + describe(load)
                 + (
                     f" — over the {FOREIGN_LOAD_BOUND:.0%} bound (quiet_host): these figures "
                     "describe a busy machine as much as the platform"
-                    if over
+                    if busy(load)
                     else ""
                 )
             )

@@ -18,7 +18,6 @@ every reason.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 
 from nlp_bench_pipeline.bench.verdict import DEFAULT_RULE, RunVerdict, ValidityRule, judge_run
 from nlp_bench_pipeline.core.records import K8S_STYLE_TARGETS, LAMBDA_STYLE_TARGETS
+from nlp_bench_pipeline.store.database import json_object
 
 
 @dataclass(frozen=True)
@@ -148,11 +148,9 @@ def slo_rows(runs: Sequence[Mapping[str, Any]], rule: ValidityRule = DEFAULT_RUL
 
 def host_details(run: Mapping[str, Any]) -> dict[str, Any]:
     """``benchmark_runs.host`` as a mapping (DuckDB hands JSON over as text)."""
-    host = run.get("host")
-    return json.loads(host) if isinstance(host, str) else dict(host or {})
+    return json_object(run.get("host"))
 
 
 def run_config(run: Mapping[str, Any]) -> dict[str, Any]:
     """``benchmark_runs.config``, the resolved scenario, as a mapping."""
-    config = run.get("config")
-    return json.loads(config) if isinstance(config, str) else dict(config or {})
+    return json_object(run.get("config"))

@@ -30,7 +30,6 @@ are left out of both.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -57,7 +56,7 @@ from nlp_bench_pipeline.simulate.distributions import (
 )
 from nlp_bench_pipeline.simulate.eks_model import EksTiming
 from nlp_bench_pipeline.simulate.lambda_model import LambdaTiming
-from nlp_bench_pipeline.store.database import MetricStore
+from nlp_bench_pipeline.store.database import MetricStore, json_object
 
 Platform = Literal["lambda", "eks"]
 TARGETS: dict[str, tuple[str, ...]] = {
@@ -476,7 +475,7 @@ def _local_run(store: MetricStore, row: dict[str, object]) -> LocalRun:
         target=str(row["target"]),
         scenario=str(row["scenario"]),
         profile=str(row["profile"]),
-        host=json.loads(host) if isinstance(host, str) else dict(host or {}),  # type: ignore[arg-type]
+        host=json_object(host),  # type: ignore[arg-type]
         offsets_s=t - start,
         measure=np.asarray(schedule.column("phase").to_pylist()) == "measure",
         counts={k: float(v) for k, v in counts.items()},

@@ -87,6 +87,11 @@ def lock_holder(error: duckdb.Error) -> str:
     return f"PID {found['pid']} ({Path(found['program']).name})"
 
 
+def json_object(value: Any) -> dict[str, Any]:
+    """A JSON column's object as a dict: DuckDB hands JSON over as text (None: empty)."""
+    return json.loads(value) if isinstance(value, str) else dict(value or {})
+
+
 class MetricStore:
     """The metric store file: connections, migrations, ingestion, and the pipeline's queries."""
 
@@ -185,13 +190,7 @@ class MetricStore:
             "SELECT run_id, target, host FROM benchmark_runs WHERE list_contains(?, run_id)",
             [list(run_ids)],
         ).to_pylist()
-        return {
-            row["run_id"]: (
-                row["target"],
-                json.loads(row["host"]) if isinstance(row["host"], str) else row["host"] or {},
-            )
-            for row in rows
-        }
+        return {row["run_id"]: (row["target"], json_object(row["host"])) for row in rows}
 
     def errors_by_class(self, run_id: str) -> list[dict[str, Any]]:
         """``run_errors`` rows of one run, most frequent first."""

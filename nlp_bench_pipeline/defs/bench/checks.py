@@ -16,6 +16,7 @@ from nlp_bench_pipeline.bench.checks import (
     p99_within_slo,
     rows_match_schedule,
 )
+from nlp_bench_pipeline.bench.host_load import FOREIGN_LOAD_BOUND
 from nlp_bench_pipeline.defs.bench.assets import load_test_run
 from nlp_bench_pipeline.defs.partitions import cell_partitions
 from nlp_bench_pipeline.defs.resources import BenchmarkConfig, MetricStoreResource
@@ -100,8 +101,9 @@ def p99_slo(
 @dg.asset_check(
     asset=load_test_run,
     partitions_def=cell_partitions,
-    description="On a local target, processes outside the run took at most 10 % of the host's "
-    "CPU while it ran (foreign load bends a local platform's figures; docs/adr/0037).",
+    description="On a local target, processes outside the run took at most "
+    f"{FOREIGN_LOAD_BOUND:.0%} of the host's CPU while it ran (foreign load bends a local "
+    "platform's figures; docs/adr/0037).",
 )
 def quiet_host(
     context: dg.AssetCheckExecutionContext, duckdb: MetricStoreResource
